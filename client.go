@@ -1,0 +1,385 @@
+package trustcaptcha
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Version is this package's version, sent in the User-Agent header.
+const Version = "0.1.0"
+
+// DefaultAPIHost is the TrustCaptcha API the Client talks to unless
+// WithAPIHost names another.
+const DefaultAPIHost = "https://api.trustcomponent.com"
+
+// Client defaults, chosen after the official SDKs (3 s connect, 5 s read).
+const (
+	// DefaultTimeout bounds one whole Verify call: connect, request, response.
+	DefaultTimeout = 5 * time.Second
+	// DefaultConnectTimeout bounds establishing a connection (TCP and TLS).
+	DefaultConnectTimeout = 3 * time.Second
+	// DefaultBreakerFailures is how many consecutive unreachable errors open
+	// the outage breaker.
+	DefaultBreakerFailures = 5
+	// DefaultBreakerCooldown is how long the open breaker answers at once
+	// before it lets one probe through.
+	DefaultBreakerCooldown = 10 * time.Second
+	// maxResultBytes caps how much of a 200 answer is read; a real result is
+	// under 2 KiB.
+	maxResultBytes = 64 << 10
+	// maxDrainBytes is how much of another answer is read so the connection
+	// can be reused.
+	maxDrainBytes = 4 << 10
+)
+
+// Client asks the TrustCaptcha API for verification results. It implements
+// Verifier and is safe for concurrent use; make one and share it.
+//
+// The API host is fixed when the Client is made and never taken from a token;
+// the secret key is sent only there, as a Bearer token, and never followed
+// through a redirect. Every Verify call is bounded by the client's timeout.
+type Client struct {
+	apiKey    string
+	base      string // scheme://host[/prefix], no trailing slash
+	hc        *http.Client
+	timeout   time.Duration
+	userAgent string
+	breaker   *breaker
+}
+
+// ClientOption configures a Client in NewClient.
+type ClientOption func(*clientConfig) error
+
+type clientConfig struct {
+	host            string
+	hc              *http.Client
+	timeout         time.Duration
+	connectTimeout  time.Duration
+	proxy           *url.URL
+	transportOption bool // an option that configures our own transport was given
+	breakerFailures int
+	breakerCooldown time.Duration
+	now             func() time.Time
+}
+
+// WithAPIHost sets the API's base URL, such as "https://api.trustcomponent.com"
+// (the default) or a trustcaptchatest server's URL. It must be an absolute
+// http or https URL with no user info, query or fragment; a path is kept as a
+// prefix (for a proxy that mounts the API below a path).
+func WithAPIHost(host string) ClientOption {
+	return func(c *clientConfig) error {
+		c.host = host
+		return nil
+	}
+}
+
+// WithHTTPClient makes the Client send its requests through hc's Transport
+// and Timeout (for a proxy, custom TLS roots, or instrumentation). hc is not
+// changed: the Client uses a copy that never follows redirects, whatever
+// hc.CheckRedirect says. It cannot be combined with WithConnectTimeout or
+// WithProxy, which configure the Client's own transport.
+func WithHTTPClient(hc *http.Client) ClientOption {
+	return func(c *clientConfig) error {
+		if hc == nil {
+			return errors.New("trustcaptcha: WithHTTPClient: nil *http.Client")
+		}
+		c.hc = hc
+		return nil
+	}
+}
+
+// WithTimeout bounds one whole Verify call (connect, request, reading the
+// answer, and the one retry a refused connection may get). The request's own
+// context can only shorten it. Default DefaultTimeout; d must be positive.
+func WithTimeout(d time.Duration) ClientOption {
+	return func(c *clientConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("trustcaptcha: WithTimeout: %v is not positive", d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithConnectTimeout bounds establishing one connection to the API (TCP
+// connect and TLS handshake). Default DefaultConnectTimeout; d must be positive.
+func WithConnectTimeout(d time.Duration) ClientOption {
+	return func(c *clientConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("trustcaptcha: WithConnectTimeout: %v is not positive", d)
+		}
+		c.connectTimeout = d
+		c.transportOption = true
+		return nil
+	}
+}
+
+// WithProxy sends API requests through the HTTP(S) proxy at proxyURL, such as
+// "http://proxy.internal:3128". By default no proxy is used, not even one
+// named by HTTPS_PROXY, so the key goes nowhere you did not configure.
+func WithProxy(proxyURL string) ClientOption {
+	return func(c *clientConfig) error {
+		u, err := url.Parse(proxyURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5") || u.Host == "" {
+			return errors.New("trustcaptcha: WithProxy: want an http, https or socks5 URL with a host")
+		}
+		c.proxy = u
+		c.transportOption = true
+		return nil
+	}
+}
+
+// WithBreaker configures the outage breaker: after failures consecutive
+// unreachable errors (network error, timeout, HTTP 5xx) the Client stops
+// calling the API for cooldown and answers ErrServerUnreachable (wrapping
+// ErrBreakerOpen) at once, so the failover policy applies without waiting for
+// a timeout. After the cool-down one request probes the API; any answer that
+// is not a 5xx closes the breaker. failures <= 0 turns the breaker off.
+// Default: DefaultBreakerFailures and DefaultBreakerCooldown.
+func WithBreaker(failures int, cooldown time.Duration) ClientOption {
+	return func(c *clientConfig) error {
+		if failures > 0 && cooldown <= 0 {
+			return fmt.Errorf("trustcaptcha: WithBreaker: cooldown %v is not positive", cooldown)
+		}
+		c.breakerFailures, c.breakerCooldown = failures, cooldown
+		return nil
+	}
+}
+
+// NewClient returns a Client that authenticates with apiKey, the secret key
+// from the TrustCaptcha dashboard. An empty key, an invalid host or an invalid
+// option is an error.
+func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
+	if strings.TrimSpace(apiKey) == "" {
+		return nil, errors.New("trustcaptcha: NewClient: empty API key")
+	}
+	if strings.ContainsAny(apiKey, "\r\n\x00") {
+		return nil, errors.New("trustcaptcha: NewClient: API key contains control characters")
+	}
+	cfg := clientConfig{
+		host:            DefaultAPIHost,
+		timeout:         DefaultTimeout,
+		connectTimeout:  DefaultConnectTimeout,
+		breakerFailures: DefaultBreakerFailures,
+		breakerCooldown: DefaultBreakerCooldown,
+		now:             time.Now,
+	}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	base, err := normalizeHost(cfg.host)
+	if err != nil {
+		return nil, err
+	}
+	var hc http.Client
+	if cfg.hc != nil {
+		if cfg.transportOption {
+			return nil, errors.New("trustcaptcha: NewClient: WithConnectTimeout and WithProxy configure the built-in transport; with WithHTTPClient, set them on your own")
+		}
+		hc = *cfg.hc
+	} else {
+		hc.Transport = newTransport(cfg.connectTimeout, cfg.proxy)
+	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c := &Client{
+		apiKey:    apiKey,
+		base:      base,
+		hc:        &hc,
+		timeout:   cfg.timeout,
+		userAgent: userAgent(),
+	}
+	if cfg.breakerFailures > 0 {
+		c.breaker = &breaker{threshold: cfg.breakerFailures, cooldown: cfg.breakerCooldown, now: cfg.now}
+	}
+	return c, nil
+}
+
+func normalizeHost(host string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(host))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+		return "", errors.New("trustcaptcha: API host must be an absolute http(s) URL such as " + DefaultAPIHost)
+	}
+	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return "", errors.New("trustcaptcha: API host must not carry user info, a query or a fragment")
+	}
+	return u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"), nil
+}
+
+// newTransport is the Client's own keep-alive transport: bounded connects, a
+// connection pool large enough for a busy site's parallel verifications.
+func newTransport(connectTimeout time.Duration, proxy *url.URL) *http.Transport {
+	t := &http.Transport{
+		DialContext:            (&net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           128,
+		MaxIdleConnsPerHost:    64,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    connectTimeout,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+	}
+	if proxy != nil {
+		t.Proxy = http.ProxyURL(proxy)
+	}
+	return t
+}
+
+func userAgent() string {
+	return "Trustcaptcha/" + base64.StdEncoding.EncodeToString([]byte(`{"language":"go","version":"`+Version+`"}`))
+}
+
+// CloseIdleConnections closes the Client's idle keep-alive connections. The
+// Client stays usable.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+
+// Verify fetches the result of the verification named by token. It parses the
+// token first (ErrTokenInvalid, with no request, if it is not the widget's
+// format), then asks the API once, bounded by the client's timeout and ctx.
+//
+// It returns the result whatever it says (the caller decides on
+// VerificationPassed and Score) or an error wrapping one sentinel:
+// ErrAPIKeyInvalid, ErrVerificationNotFound, ErrResultExpired,
+// ErrClientReportedFailover, ErrVerificationNotFinished,
+// ErrRetrievalLimitReached, ErrServerUnreachable (network error, timeout,
+// 5xx, breaker open) or ErrUnexpectedResponse. When ctx ends first the error
+// wraps ctx.Err() instead. Error text never holds the key or the token.
+func (c *Client) Verify(ctx context.Context, token string) (*Result, error) {
+	tok, err := ParseToken(token)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("trustcaptcha: verification abandoned: %w", err)
+	}
+	probe, ok := c.breaker.allow()
+	if !ok {
+		return nil, fmt.Errorf("%w: %w", ErrServerUnreachable, ErrBreakerOpen)
+	}
+	res, out, err := c.fetch(ctx, tok)
+	c.breaker.record(probe, out)
+	return res, err
+}
+
+// fetch does the HTTP exchange for one verification.
+func (c *Client) fetch(parent context.Context, tok Token) (*Result, outcome, error) {
+	ctx, cancel := context.WithTimeout(parent, c.timeout)
+	defer cancel()
+	u := c.base + "/v2/verifications/" + tok.VerificationID + "/results"
+	if tok.ClientFailover {
+		u += "?clientFailover=true"
+	}
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil { // cannot happen: base and ID were validated
+			return nil, outcomeNeutral, fmt.Errorf("%w: building request", ErrUnexpectedResponse)
+		}
+		req.Header.Set("Authorization", "Bearer "+c.apiKey)
+		req.Header.Set("User-Agent", c.userAgent)
+		req.Header.Set("Accept", "application/json")
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			if perr := parent.Err(); perr != nil {
+				return nil, outcomeNeutral, fmt.Errorf("trustcaptcha: verification abandoned: %w", perr)
+			}
+			// A connection that was never made carried nothing the API could
+			// count: one retry is safe while the time budget lasts.
+			if attempt == 0 && neverSent(err) && ctx.Err() == nil {
+				continue
+			}
+			return nil, outcomeFailure, fmt.Errorf("%w: %w", ErrServerUnreachable, transportCause(err, ctx, c.timeout))
+		}
+		return c.handle(resp, tok, ctx, parent)
+	}
+}
+
+// handle maps one API answer to a result or a sentinel error.
+func (c *Client) handle(resp *http.Response, tok Token, ctx, parent context.Context) (*Result, outcome, error) {
+	defer resp.Body.Close()
+	code := resp.StatusCode
+	if code != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainBytes))
+	}
+	status := func(sentinel error) (*Result, outcome, error) {
+		return nil, outcomeSuccess, fmt.Errorf("%w (HTTP %d)", sentinel, code)
+	}
+	switch {
+	case code == http.StatusOK:
+	case code == http.StatusForbidden:
+		return status(ErrAPIKeyInvalid)
+	case code == http.StatusNotFound:
+		return status(ErrVerificationNotFound)
+	case code == http.StatusGone:
+		return status(ErrResultExpired)
+	case code == http.StatusPreconditionFailed:
+		return status(ErrClientReportedFailover)
+	case code == http.StatusLocked:
+		return status(ErrVerificationNotFinished)
+	case code == http.StatusTooManyRequests:
+		return status(ErrRetrievalLimitReached)
+	case code >= 500 && code <= 599:
+		return nil, outcomeFailure, fmt.Errorf("%w (HTTP %d)", ErrServerUnreachable, code)
+	case code >= 300 && code <= 399:
+		return nil, outcomeSuccess, fmt.Errorf("%w: redirect (HTTP %d) not followed", ErrUnexpectedResponse, code)
+	default:
+		return status(ErrUnexpectedResponse)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResultBytes+1))
+	if err != nil {
+		if perr := parent.Err(); perr != nil {
+			return nil, outcomeNeutral, fmt.Errorf("trustcaptcha: verification abandoned: %w", perr)
+		}
+		return nil, outcomeFailure, fmt.Errorf("%w: reading the result: %w", ErrServerUnreachable, transportCause(err, ctx, c.timeout))
+	}
+	if len(body) > maxResultBytes {
+		return nil, outcomeSuccess, fmt.Errorf("%w: result larger than %d bytes", ErrUnexpectedResponse, maxResultBytes)
+	}
+	var res Result
+	if err := res.UnmarshalJSON(body); err != nil {
+		return nil, outcomeSuccess, fmt.Errorf("%w: %v", ErrUnexpectedResponse, err)
+	}
+	if !strings.EqualFold(res.VerificationID, tok.VerificationID) {
+		return nil, outcomeSuccess, fmt.Errorf("%w: result is for another verification", ErrUnexpectedResponse)
+	}
+	return &res, outcomeSuccess, nil
+}
+
+// neverSent reports whether err happened before a connection to the API
+// existed, so the API cannot have seen the request.
+func neverSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// errTimeout is the cause given when the client's own time budget ran out.
+type errTimeout struct{ d time.Duration }
+
+func (e errTimeout) Error() string   { return fmt.Sprintf("no answer within %v", e.d) }
+func (e errTimeout) Timeout() bool   { return true }
+func (e errTimeout) Unwrap() error   { return context.DeadlineExceeded }
+func (e errTimeout) Temporary() bool { return true }
+
+// transportCause strips the URL from a transport error (url.Error prints it)
+// and names a spent time budget plainly.
+func transportCause(err error, ctx context.Context, d time.Duration) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return errTimeout{d}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

@@ -1,0 +1,3 @@
+module github.com/captchakit/trustcaptcha
+
+go 1.26

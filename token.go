@@ -1,0 +1,106 @@
+package trustcaptcha
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// MaxTokenLength is the longest verification token ParseToken accepts, in
+// bytes. Real tokens are about 100 bytes; anything near this is hostile.
+const MaxTokenLength = 4096
+
+// Token is the decoded content of the verification token the widget puts in
+// the form. The zero value is not a valid token.
+type Token struct {
+	// VerificationID is the verification's UUID, lower-cased.
+	VerificationID string
+	// ClientFailover is true when the widget could not reach the API and made
+	// the token itself. Only the API can confirm such a token (it answers 412
+	// when it saw no outage).
+	ClientFailover bool
+	// ExpiresAt is when a client-made failover token expires; zero if absent.
+	ExpiresAt time.Time
+}
+
+// ParseToken decodes a verification token strictly, without any network call:
+// standard base64 with padding of a UTF-8 JSON object whose verificationId is
+// a UUID and whose clientFailover, if present, is a boolean. Other members are
+// ignored; a host named inside the token is never used. Every failure wraps
+// ErrTokenInvalid and its text never contains the token.
+func ParseToken(token string) (Token, error) {
+	if token == "" {
+		return Token{}, ErrTokenMissing
+	}
+	if len(token) > MaxTokenLength {
+		return Token{}, fmt.Errorf("%w: longer than %d bytes", ErrTokenInvalid, MaxTokenLength)
+	}
+	raw, err := base64.StdEncoding.Strict().DecodeString(token)
+	if err != nil {
+		return Token{}, fmt.Errorf("%w: not standard base64", ErrTokenInvalid)
+	}
+	var w struct {
+		VerificationID *string          `json:"verificationId"`
+		ClientFailover *bool            `json:"clientFailover"`
+		ExpiresAt      *json.RawMessage `json:"expiresAt"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&w); err != nil || dec.More() {
+		return Token{}, fmt.Errorf("%w: not a JSON object of the token format", ErrTokenInvalid)
+	}
+	if w.VerificationID == nil || !isUUID(*w.VerificationID) {
+		return Token{}, fmt.Errorf("%w: verificationId is not a UUID", ErrTokenInvalid)
+	}
+	t := Token{VerificationID: strings.ToLower(*w.VerificationID)}
+	if w.ClientFailover != nil {
+		t.ClientFailover = *w.ClientFailover
+	}
+	if w.ExpiresAt != nil {
+		var s string
+		if json.Unmarshal(*w.ExpiresAt, &s) == nil {
+			// Informational only; an unreadable expiresAt is ignored as the SDKs do.
+			t.ExpiresAt, _ = parseTimestamp(s)
+		}
+	}
+	return t, nil
+}
+
+// Encode returns the token in the widget's wire format (standard base64 of
+// JSON). It is what the browser submits; tests use it to make tokens.
+func (t Token) Encode() string {
+	w := struct {
+		VerificationID string `json:"verificationId"`
+		ClientFailover bool   `json:"clientFailover"`
+		ExpiresAt      string `json:"expiresAt,omitempty"`
+	}{VerificationID: t.VerificationID, ClientFailover: t.ClientFailover}
+	if !t.ExpiresAt.IsZero() {
+		w.ExpiresAt = t.ExpiresAt.UTC().Format(time.RFC3339Nano)
+	}
+	b, _ := json.Marshal(w) // cannot fail: strings and a bool
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// isUUID reports whether s is a UUID in the canonical 8-4-4-4-12 hex form
+// (either case). Nothing else may reach the request path.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,262 @@
+package trustcaptcha
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// extractToken finds the verification token in r: the header first, then the
+// body by Content-Type (urlencoded form, multipart form, JSON). Never the query
+// string. The next handler sees the same request it would have seen without
+// us: a JSON or urlencoded body is restored byte for byte in r.Body, a
+// urlencoded form is also left parsed in r.PostForm (r.ParseForm then fills
+// r.Form as usual), a multipart form is left parsed in r.MultipartForm.
+func (m *middleware) extractToken(w http.ResponseWriter, r *http.Request) (string, error) {
+	if vals := r.Header.Values(m.tokenHeader); len(vals) > 0 {
+		tok, err := single(vals, "header")
+		if err != nil || tok != "" {
+			return tok, err
+		}
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return "", fmt.Errorf("%w: no header and no body", ErrTokenMissing)
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return "", fmt.Errorf("%w: body without Content-Type", ErrTokenMissing)
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return "", fmt.Errorf("%w: unreadable Content-Type", ErrTokenMissing)
+	}
+	var from func(http.ResponseWriter, *http.Request, map[string]string) (string, error)
+	switch {
+	case mt == "application/x-www-form-urlencoded":
+		from = m.fromURLEncoded
+	case mt == "multipart/form-data":
+		from = m.fromMultipart
+	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
+		from = m.fromJSON
+	default:
+		return "", fmt.Errorf("%w: Content-Type %s carries no token", ErrTokenMissing, mt)
+	}
+	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return "", fmt.Errorf("%w: Content-Encoding %q is not supported", ErrTokenMissing, truncate(ce, 20))
+	}
+	return from(w, r, params)
+}
+
+// single returns the one token among vals (all equal after trimming), "" if
+// they are all empty, and ErrTokenInvalid if they disagree.
+func single(vals []string, where string) (string, error) {
+	tok := ""
+	for _, v := range vals {
+		v = strings.TrimSpace(v)
+		switch {
+		case v == "" || v == tok:
+		case tok == "":
+			tok = v
+		default:
+			return "", fmt.Errorf("%w: two different tokens in the %s", ErrTokenInvalid, where)
+		}
+	}
+	return tok, nil
+}
+
+// readBody reads all of r.Body, at most limit bytes (ErrBodyTooLarge past
+// that; the server then closes the connection instead of draining it).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, fmt.Errorf("%w: Content-Length %d over the %d-byte limit", ErrBodyTooLarge, r.ContentLength, limit)
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, fmt.Errorf("%w: over the %d-byte limit", ErrBodyTooLarge, limit)
+		}
+		return nil, fmt.Errorf("%w: reading the body failed", ErrTokenMissing)
+	}
+	return buf.Bytes(), nil
+}
+
+func (m *middleware) fromURLEncoded(w http.ResponseWriter, r *http.Request, _ map[string]string) (string, error) {
+	body, err := readBody(w, r, m.maxBody)
+	if err != nil {
+		return "", err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return "", fmt.Errorf("%w: malformed urlencoded form", ErrTokenMissing)
+	}
+	// What r.ParseForm would have stored; it then fills r.Form from this
+	// and the query string, with its usual errors.
+	if r.PostForm == nil && (r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch) {
+		r.PostForm = vals
+	}
+	return fieldToken(vals[m.tokenField], "form")
+}
+
+func (m *middleware) fromMultipart(w http.ResponseWriter, r *http.Request, params map[string]string) (string, error) {
+	if params["boundary"] == "" {
+		return "", fmt.Errorf("%w: multipart body without boundary", ErrTokenMissing)
+	}
+	if r.ContentLength > m.maxMultipart {
+		return "", fmt.Errorf("%w: Content-Length %d over the %d-byte multipart limit", ErrBodyTooLarge, r.ContentLength, m.maxMultipart)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, m.maxMultipart)
+	// Files beyond maxBody bytes go to temporary files, which net/http
+	// removes when the request ends.
+	if err := r.ParseMultipartForm(m.maxBody); err != nil && r.MultipartForm == nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) || errors.Is(err, multipart.ErrMessageTooLarge) {
+			return "", fmt.Errorf("%w: multipart form over the limits", ErrBodyTooLarge)
+		}
+		return "", fmt.Errorf("%w: malformed multipart form", ErrTokenMissing)
+	}
+	return fieldToken(r.MultipartForm.Value[m.tokenField], "form")
+}
+
+func fieldToken(vals []string, where string) (string, error) {
+	tok, err := single(vals, where)
+	if err == nil && tok == "" {
+		err = fmt.Errorf("%w: no token field in the %s", ErrTokenMissing, where)
+	}
+	return tok, err
+}
+
+func (m *middleware) fromJSON(w http.ResponseWriter, r *http.Request, _ map[string]string) (string, error) {
+	body, err := readBody(w, r, m.maxBody)
+	if err != nil {
+		return "", err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return jsonToken(body, m.tokenField)
+}
+
+// jsonToken returns the string value of the top-level member field of the
+// JSON object in body. A body that is not one valid JSON object, or a member
+// that is missing, empty or not a string, is ErrTokenMissing; the member given
+// twice with different values is ErrTokenInvalid.
+func jsonToken(body []byte, field string) (string, error) {
+	if !json.Valid(body) {
+		return "", fmt.Errorf("%w: body is not valid JSON", ErrTokenMissing)
+	}
+	i := skipSpace(body, 0)
+	if body[i] != '{' {
+		return "", fmt.Errorf("%w: JSON body is not an object", ErrTokenMissing)
+	}
+	tok, found := "", false
+	i = skipSpace(body, i+1)
+	for body[i] != '}' {
+		// body is valid JSON, so a key string, a colon and a value follow.
+		end := stringEnd(body, i)
+		match := jsonStringEquals(body[i:end], field)
+		i = skipSpace(body, end)
+		i = skipSpace(body, i+1) // the colon
+		vend := valueEnd(body, i)
+		if match {
+			if body[i] != '"' {
+				return "", fmt.Errorf("%w: JSON member %q is not a string", ErrTokenMissing, field)
+			}
+			v, err := jsonString(body[i:vend])
+			if err != nil {
+				return "", fmt.Errorf("%w: JSON member %q is not a string", ErrTokenMissing, field)
+			}
+			if found && v != tok {
+				return "", fmt.Errorf("%w: two different tokens in the JSON body", ErrTokenInvalid)
+			}
+			tok, found = v, true
+		}
+		i = skipSpace(body, vend)
+		if body[i] == ',' {
+			i = skipSpace(body, i+1)
+		}
+	}
+	if tok == "" {
+		return "", fmt.Errorf("%w: no string member %q at the top of the JSON object", ErrTokenMissing, field)
+	}
+	return tok, nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just past the JSON string that starts at b[i].
+func stringEnd(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// valueEnd returns the index just past the JSON value that starts at b[i],
+// for valid JSON.
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i = stringEnd(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return len(b)
+	default: // number, true, false, null
+		for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+			i++
+		}
+		return i
+	}
+}
+
+// jsonStringEquals reports whether the JSON string literal lit decodes to s.
+func jsonStringEquals(lit []byte, s string) bool {
+	if bytes.IndexByte(lit, '\\') < 0 {
+		return len(lit) == len(s)+2 && string(lit[1:len(lit)-1]) == s
+	}
+	v, err := jsonString(lit)
+	return err == nil && v == s
+}
+
+// jsonString decodes a JSON string literal.
+func jsonString(lit []byte) (string, error) {
+	if bytes.IndexByte(lit, '\\') < 0 && len(lit) >= 2 {
+		return string(lit[1 : len(lit)-1]), nil
+	}
+	var v string
+	err := json.Unmarshal(lit, &v)
+	return v, err
+}

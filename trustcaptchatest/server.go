@@ -1,0 +1,544 @@
+// Package trustcaptchatest provides a fake TrustCaptcha API for tests and
+// demos: an httptest.Server on 127.0.0.1 that speaks the verification-result
+// protocol the Client uses and the two endpoints the browser widget uses.
+//
+// A test starts one, registers verifications, and points the Client (and,
+// for browser tests, the widget's api-url) at it:
+//
+//	api := trustcaptchatest.NewServer()
+//	defer api.Close()
+//	client := api.Client() // trustcaptcha.NewClient(api.APIKey(), trustcaptcha.WithAPIHost(api.URL))
+//	token := api.Human()   // a passed verification with bot score 0.1
+//	res, err := client.Verify(ctx, token)
+//
+// Any result field can be set with Add; any answer can be forced per token
+// (ForceStatus, Delay, Hang, Garbage) or for all (Down). Requests() lists
+// what the fake received. The verification IDs the official SDKs test with
+// are pre-registered: PassingVerificationID passes, NotFoundVerificationID is
+// unknown (404), NotFinishedVerificationID is not finished (423).
+package trustcaptchatest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/bits"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/captchakit/trustcaptcha"
+)
+
+// Defaults of a new Server.
+const (
+	// DefaultAPIKey is the secret key a Server accepts unless WithAPIKey
+	// says otherwise.
+	DefaultAPIKey = "trustcaptchatest-secret-key"
+	// DefaultSiteKey is the site key the widget endpoints accept.
+	DefaultSiteKey = "6f1a7c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b"
+	// DefaultDifficulty is the proof-of-work difficulty, in leading zero
+	// bits, of the widget endpoints: about 256 hashes per task.
+	DefaultDifficulty = 8
+
+	// PassingVerificationID is registered as a passed verification with
+	// bot score 0.
+	PassingVerificationID = "00000000-0000-0000-0000-000000000000"
+	// NotFoundVerificationID is never registered: the fake answers 404.
+	NotFoundVerificationID = "00000000-0000-0000-0000-000000000001"
+	// NotFinishedVerificationID is registered as not finished: 423.
+	NotFinishedVerificationID = "00000000-0000-0000-0000-000000000002"
+)
+
+// Request is one request the Server received.
+type Request struct {
+	Method   string
+	Path     string
+	RawQuery string
+	Header   http.Header
+	// VerificationID is the ID in a result request's path, if any.
+	VerificationID string
+}
+
+// Server is a fake TrustCaptcha API. Make one with NewServer and Close it when
+// done. All methods are safe for concurrent use.
+type Server struct {
+	// URL is the server's base URL, such as http://127.0.0.1:41234: the API
+	// host for WithAPIHost and the widget's api-url.
+	URL string
+
+	srv        *httptest.Server
+	apiKey     string
+	siteKey    string
+	difficulty int
+	tasks      int
+	limit      int
+	closed     chan struct{}
+	closeOnce  sync.Once
+
+	mu       sync.Mutex
+	entries  map[string]*entry
+	requests []Request
+	down     int
+	widget   trustcaptcha.Result
+}
+
+type entry struct {
+	result   trustcaptcha.Result
+	status   int
+	delay    time.Duration
+	hang     bool
+	garbage  []byte
+	fetches  int
+	finished bool
+	tasks    []task // the open proof-of-work challenge of a widget verification
+}
+
+type task struct {
+	Number int    `json:"number"`
+	Input  string `json:"input"`
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithAPIKey sets the secret key the Server accepts (default DefaultAPIKey).
+func WithAPIKey(key string) Option { return func(s *Server) { s.apiKey = key } }
+
+// WithSiteKey sets the site key the widget endpoints accept (default DefaultSiteKey).
+func WithSiteKey(key string) Option { return func(s *Server) { s.siteKey = key } }
+
+// WithDifficulty sets the widget proof-of-work difficulty in leading zero
+// bits (default DefaultDifficulty); 0 accepts any nonce.
+func WithDifficulty(bits int) Option { return func(s *Server) { s.difficulty = bits } }
+
+// WithRetrievalLimit makes the Server answer 429 once a result was fetched n
+// times. Zero (the default) means no limit.
+func WithRetrievalLimit(n int) Option { return func(s *Server) { s.limit = n } }
+
+// NewServer starts a fake TrustCaptcha API on 127.0.0.1.
+func NewServer(opts ...Option) *Server {
+	s := &Server{
+		apiKey:     DefaultAPIKey,
+		siteKey:    DefaultSiteKey,
+		difficulty: DefaultDifficulty,
+		tasks:      2,
+		closed:     make(chan struct{}),
+		entries:    map[string]*entry{},
+		widget:     trustcaptcha.Result{VerificationPassed: true, Score: 0.1, DecisionType: "RISK_SCORE", DecisionAction: "PASS", RiskScoringEnabled: true},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	now := time.Now().UTC()
+	s.entries[PassingVerificationID] = &entry{finished: true, result: s.fill(trustcaptcha.Result{VerificationID: PassingVerificationID, VerificationPassed: true}, now)}
+	s.entries[NotFinishedVerificationID] = &entry{result: trustcaptcha.Result{VerificationID: NotFinishedVerificationID}}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v2/verifications/{id}/results", s.serveResult)
+	mux.HandleFunc("POST /v2/verifications", s.serveCreate)
+	mux.HandleFunc("POST /v2/verifications/{id}/challenges", s.serveChallenge)
+	s.srv = httptest.NewServer(s.record(cors(mux)))
+	s.URL = s.srv.URL
+	return s
+}
+
+// Close shuts the server down; hanging and delayed answers end at once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closed) })
+	s.srv.CloseClientConnections()
+	s.srv.Close()
+}
+
+// APIKey returns the secret key the Server accepts.
+func (s *Server) APIKey() string { return s.apiKey }
+
+// SiteKey returns the site key the widget endpoints accept.
+func (s *Server) SiteKey() string { return s.siteKey }
+
+// Client returns a trustcaptcha.Client for this Server (its key and URL),
+// with opts applied after those. It panics if an option is invalid.
+func (s *Server) Client(opts ...trustcaptcha.ClientOption) *trustcaptcha.Client {
+	c, err := trustcaptcha.NewClient(s.apiKey, append([]trustcaptcha.ClientOption{trustcaptcha.WithAPIHost(s.URL)}, opts...)...)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// Add registers a finished verification with result res and returns its
+// token. An empty VerificationID gets a random one; missing timestamps are
+// filled in (started and finished now, expiring in 5 minutes).
+func (s *Server) Add(res trustcaptcha.Result) string {
+	if res.VerificationID == "" {
+		res.VerificationID = newUUID()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entries[strings.ToLower(res.VerificationID)] = &entry{finished: true, result: s.fill(res, time.Now().UTC())}
+	return trustcaptcha.Token{VerificationID: res.VerificationID}.Encode()
+}
+
+func (s *Server) fill(res trustcaptcha.Result, now time.Time) trustcaptcha.Result {
+	if res.CaptchaID == "" {
+		res.CaptchaID = s.siteKey
+	}
+	if res.VerificationStartedAt.IsZero() {
+		res.VerificationStartedAt = now.Add(-2 * time.Second)
+	}
+	if res.VerificationFinishedAt.IsZero() {
+		res.VerificationFinishedAt = now
+	}
+	if res.ResultExpiresAt.IsZero() {
+		res.ResultExpiresAt = now.Add(5 * time.Minute)
+	}
+	return res
+}
+
+// Human registers a passed verification with bot score 0.1 and returns its token.
+func (s *Server) Human() string {
+	return s.Add(trustcaptcha.Result{VerificationPassed: true, Score: 0.1})
+}
+
+// Bot registers a passed verification with bot score 0.9 (above the default
+// threshold) and returns its token.
+func (s *Server) Bot() string {
+	return s.Add(trustcaptcha.Result{VerificationPassed: true, Score: 0.9})
+}
+
+// Failed registers a verification that did not pass and returns its token.
+func (s *Server) Failed() string {
+	return s.Add(trustcaptcha.Result{VerificationPassed: false, Score: 1})
+}
+
+// Token returns the token of a verification ID (registered or not).
+func Token(verificationID string) string {
+	return trustcaptcha.Token{VerificationID: verificationID}.Encode()
+}
+
+// ClientFailoverToken returns a token as the widget makes it when the browser
+// cannot reach the API: a fresh ID, clientFailover true, expiring in 15
+// minutes. The Server, having seen no outage, answers 412 for it.
+func ClientFailoverToken() string {
+	return trustcaptcha.Token{VerificationID: newUUID(), ClientFailover: true, ExpiresAt: time.Now().Add(15 * time.Minute)}.Encode()
+}
+
+// ForceStatus makes result requests for token answer with status code and
+// an empty JSON body. 0 undoes it.
+func (s *Server) ForceStatus(token string, code int) {
+	s.with(token, func(e *entry) { e.status = code })
+}
+
+// Delay makes result requests for token wait d before answering.
+func (s *Server) Delay(token string, d time.Duration) { s.with(token, func(e *entry) { e.delay = d }) }
+
+// Hang makes result requests for token never answer: they end when the
+// client gives up or the Server closes.
+func (s *Server) Hang(token string) { s.with(token, func(e *entry) { e.hang = true }) }
+
+// Garbage makes result requests for token answer 200 with body as is.
+func (s *Server) Garbage(token string, body []byte) {
+	s.with(token, func(e *entry) { e.garbage = body })
+}
+
+// Down makes every result request answer status code (such as 503), as an
+// API in trouble would; 0 restores normal answers.
+func (s *Server) Down(code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = code
+}
+
+// SetWidgetResult sets the result a verification made through the widget
+// endpoints gets (default: passed, bot score 0.1). Its VerificationID,
+// Origin and IPAddress are filled in from the widget's requests.
+func (s *Server) SetWidgetResult(res trustcaptcha.Result) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.widget = res
+}
+
+// with applies f to token's verification, registering an empty finished
+// one if it is unknown. It panics on a token that is not the widget's format.
+func (s *Server) with(token string, f func(*entry)) {
+	t, err := trustcaptcha.ParseToken(token)
+	if err != nil {
+		panic(fmt.Sprintf("trustcaptchatest: %v", err))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[t.VerificationID]
+	if !ok {
+		e = &entry{finished: true, result: s.fill(trustcaptcha.Result{VerificationID: t.VerificationID}, time.Now().UTC())}
+		s.entries[t.VerificationID] = e
+	}
+	f(e)
+}
+
+// Requests returns a copy of every request the Server received, in order.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
+// Fetches returns how often the result of token was requested.
+func (s *Server) Fetches(token string) int {
+	t, err := trustcaptcha.ParseToken(token)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, r := range s.Requests() {
+		if r.VerificationID == t.VerificationID {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Server) record(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req := Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone()}
+		if rest, ok := strings.CutPrefix(r.URL.Path, "/v2/verifications/"); ok {
+			if id, ok := strings.CutSuffix(rest, "/results"); ok {
+				req.VerificationID = strings.ToLower(id)
+			}
+		}
+		s.mu.Lock()
+		s.requests = append(s.requests, req)
+		s.mu.Unlock()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// cors lets the widget call the fake from any page.
+func cors(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		if o := r.Header.Get("Origin"); o != "" {
+			hd.Set("Access-Control-Allow-Origin", o)
+			hd.Add("Vary", "Origin")
+		}
+		if r.Method == http.MethodOptions {
+			hd.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			hd.Set("Access-Control-Allow-Headers", "Content-Type")
+			hd.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) wait(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+	case <-s.closed:
+	}
+	return false
+}
+
+func (s *Server) serveResult(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer "+s.apiKey {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "api key invalid"})
+		return
+	}
+	id := strings.ToLower(r.PathValue("id"))
+	s.mu.Lock()
+	down := s.down
+	e, ok := s.entries[id]
+	var cfg entry
+	if ok {
+		cfg = *e
+	}
+	s.mu.Unlock()
+	if down != 0 {
+		writeJSON(w, down, map[string]string{})
+		return
+	}
+	if !ok {
+		if r.URL.Query().Get("clientFailover") == "true" {
+			writeJSON(w, http.StatusPreconditionFailed, map[string]string{"error": "no outage seen"})
+			return
+		}
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "verification not found"})
+		return
+	}
+	if cfg.hang {
+		s.wait(r.Context(), 1<<62)
+		return
+	}
+	if cfg.delay > 0 && !s.wait(r.Context(), cfg.delay) {
+		return
+	}
+	switch {
+	case cfg.status != 0:
+		writeJSON(w, cfg.status, map[string]string{})
+		return
+	case cfg.garbage != nil:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(cfg.garbage)
+		return
+	case !cfg.finished:
+		writeJSON(w, http.StatusLocked, map[string]string{"error": "verification not finished"})
+		return
+	case time.Now().After(cfg.result.ResultExpiresAt):
+		writeJSON(w, http.StatusGone, map[string]string{"error": "result expired"})
+		return
+	case s.limit > 0 && cfg.fetches >= s.limit:
+		writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "retrieval limit reached"})
+		return
+	}
+	now := time.Now().UTC()
+	s.mu.Lock()
+	e.fetches++
+	if e.result.ResultFirstFetchedAt.IsZero() {
+		e.result.ResultFirstFetchedAt = now
+	}
+	e.result.ResultLastFetchedAt = now
+	res := e.result
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, res)
+}
+
+// serveCreate is the widget's POST /v2/verifications: it answers with a
+// proof-of-work challenge.
+func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		SiteKey string `json:"siteKey"`
+		Widget  struct {
+			MinimalDataMode bool `json:"minimalDataMode"`
+		} `json:"widget"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad request"})
+		return
+	}
+	if !strings.EqualFold(body.SiteKey, s.siteKey) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "captcha not found"})
+		return
+	}
+	id := newUUID()
+	tasks := make([]task, s.tasks)
+	for i := range tasks {
+		in := make([]byte, 16)
+		_, _ = rand.Read(in)
+		tasks[i] = task{Number: i, Input: base64.StdEncoding.EncodeToString(in)}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	s.mu.Lock()
+	res := s.widget
+	res.VerificationID = id
+	res.Origin = r.Header.Get("Origin")
+	res.MinimalDataModeEnabled = body.Widget.MinimalDataMode
+	if !res.MinimalDataModeEnabled {
+		res.IPAddress = host
+	}
+	res.VerificationStartedAt = time.Now().UTC()
+	s.entries[id] = &entry{result: res, tasks: tasks}
+	difficulty := s.difficulty
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"challenge": map[string]any{
+		"verificationId": id, "difficulty": difficulty, "tasks": tasks,
+	}})
+}
+
+// serveChallenge is the widget's POST /v2/verifications/{id}/challenges: it
+// checks the proof-of-work and answers with the verification token.
+func (s *Server) serveChallenge(w http.ResponseWriter, r *http.Request) {
+	id := strings.ToLower(r.PathValue("id"))
+	var body struct {
+		Tasks []struct {
+			Number int    `json:"number"`
+			Nonce  string `json:"nonce"`
+		} `json:"tasks"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad request"})
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[id]
+	if !ok || e.tasks == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "verification not found"})
+		return
+	}
+	nonces := map[int]string{}
+	for _, t := range body.Tasks {
+		nonces[t.Number] = t.Nonce
+	}
+	for _, t := range e.tasks {
+		nonce, ok := nonces[t.Number]
+		if !ok || !ProofOfWorkValid(t.Input, nonce, s.difficulty) {
+			writeJSON(w, http.StatusConflict, map[string]string{"error": "proof of work wrong"})
+			return
+		}
+	}
+	now := time.Now().UTC()
+	e.tasks, e.finished = nil, true
+	e.result.VerificationFinishedAt = now
+	e.result.ResultExpiresAt = now.Add(5 * time.Minute)
+	writeJSON(w, http.StatusCreated, map[string]any{"finished": map[string]any{
+		"verificationToken": Token(id), "expiresInMs": 5 * 60 * 1000,
+	}})
+}
+
+// ProofOfWorkValid reports whether nonce solves the task whose base64 input
+// is input: SHA-256 of the input's bytes followed by the nonce's bytes has at
+// least difficulty leading zero bits.
+func ProofOfWorkValid(input, nonce string, difficulty int) bool {
+	in, err := base64.StdEncoding.DecodeString(input)
+	if err != nil {
+		return false
+	}
+	sum := sha256.Sum256(append(in, nonce...))
+	zeros := 0
+	for _, b := range sum {
+		if b != 0 {
+			zeros += bits.LeadingZeros8(b)
+			break
+		}
+		zeros += 8
+	}
+	return zeros >= difficulty
+}
+
+// SolveProofOfWork finds the nonce "tcn<k>" (k = 0, 1, …) the widget would
+// submit for a task, for tests that play the widget.
+func SolveProofOfWork(input string, difficulty int) string {
+	for k := 0; ; k++ {
+		if n := fmt.Sprintf("tcn%d", k); ProofOfWorkValid(input, n, difficulty) {
+			return n
+		}
+	}
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
