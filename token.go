@@ -38,8 +38,9 @@ func ParseToken(token string) (Token, error) {
 	if len(token) > MaxTokenLength {
 		return Token{}, fmt.Errorf("%w: longer than %d bytes", ErrTokenInvalid, MaxTokenLength)
 	}
+	// Strict still skips CR and LF; the widget's tokens have neither.
 	raw, err := base64.StdEncoding.Strict().DecodeString(token)
-	if err != nil {
+	if err != nil || strings.ContainsAny(token, "\r\n") {
 		return Token{}, fmt.Errorf("%w: not standard base64", ErrTokenInvalid)
 	}
 	var w struct {

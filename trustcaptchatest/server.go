@@ -382,12 +382,12 @@ func (s *Server) serveResult(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "verification not found"})
 		return
 	}
-	if cfg.hang {
-		s.wait(r.Context(), 1<<62)
-		return
-	}
-	if cfg.delay > 0 && !s.wait(r.Context(), cfg.delay) {
-		return
+	if cfg.hang || (cfg.delay > 0 && !s.wait(r.Context(), cfg.delay)) {
+		if cfg.hang {
+			s.wait(r.Context(), 1<<62)
+		}
+		// Drop the connection without an answer, as a dying server would.
+		panic(http.ErrAbortHandler)
 	}
 	switch {
 	case cfg.status != 0:

@@ -1,0 +1,637 @@
+package trustcaptcha_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/captchakit/trustcaptcha"
+	"github.com/captchakit/trustcaptcha/trustcaptchatest"
+)
+
+const testKey = "secret-key-0123456789"
+
+// tokenFor is the widget's token for a verification ID.
+func tokenFor(id string) string { return trustcaptcha.Token{VerificationID: id}.Encode() }
+
+const someID = "3f2b8c4e-9d1a-4b6c-8e7f-112233445566"
+
+// resultJSON is a valid result body for someID.
+func resultJSON(passed bool, score float64) string {
+	return fmt.Sprintf(`{"captchaId":"6f1a7c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b","verificationId":%q,"verificationPassed":%t,"score":%v,
+"decisionType":"RISK_SCORE","decisionAction":"PASS","gatewayFailoverActive":false,"riskScoringEnabled":true,
+"minimalDataModeEnabled":false,"origin":"https://example.com","ipAddress":"203.0.113.7","countryCode":"CH",
+"deviceFamily":"Desktop","operatingSystem":"Linux","browser":"Firefox",
+"verificationStartedAt":"2026-11-25T10:00:00","verificationFinishedAt":"2026-11-25T10:00:02.123Z",
+"resultExpiresAt":"2026-11-25T10:05:02.123456+01:00","resultFirstFetchedAt":null}`, someID, passed, score)
+}
+
+// handServer is a hand-written API for one test: it counts requests and
+// records the last one, so a bug the client shares with trustcaptchatest
+// cannot hide.
+type handServer struct {
+	*httptest.Server
+	hits  atomic.Int64
+	conns atomic.Int64 // connections opened
+	last  atomic.Pointer[http.Request]
+}
+
+func newHandServer(t *testing.T, h http.HandlerFunc) *handServer {
+	t.Helper()
+	s := &handServer{}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.hits.Add(1)
+		s.last.Store(r.Clone(context.Background()))
+		h(w, r)
+	}))
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+func newClient(t *testing.T, host string, opts ...trustcaptcha.ClientOption) *trustcaptcha.Client {
+	t.Helper()
+	c, err := trustcaptcha.NewClient(testKey, append([]trustcaptcha.ClientOption{trustcaptcha.WithAPIHost(host)}, opts...)...)
+	require.NoError(t, err)
+	return c
+}
+
+// assertSafeError checks that err hides the key and the token.
+func assertSafeError(t *testing.T, err error, token string) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	assert.NotContains(t, err.Error(), testKey, "error text leaks the API key")
+	assert.NotContains(t, err.Error(), trustcaptchatest.DefaultAPIKey, "error text leaks the API key")
+	if token != "" {
+		assert.NotContains(t, err.Error(), token, "error text leaks the token")
+	}
+}
+
+func TestClientMapsEveryStatus(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		status int
+		want   error
+	}{
+		{http.StatusForbidden, trustcaptcha.ErrAPIKeyInvalid},
+		{http.StatusNotFound, trustcaptcha.ErrVerificationNotFound},
+		{http.StatusGone, trustcaptcha.ErrResultExpired},
+		{http.StatusPreconditionFailed, trustcaptcha.ErrClientReportedFailover},
+		{http.StatusLocked, trustcaptcha.ErrVerificationNotFinished},
+		{http.StatusTooManyRequests, trustcaptcha.ErrRetrievalLimitReached},
+		{http.StatusInternalServerError, trustcaptcha.ErrServerUnreachable},
+		{http.StatusBadGateway, trustcaptcha.ErrServerUnreachable},
+		{http.StatusServiceUnavailable, trustcaptcha.ErrServerUnreachable},
+		{http.StatusGatewayTimeout, trustcaptcha.ErrServerUnreachable},
+		{http.StatusMovedPermanently, trustcaptcha.ErrUnexpectedResponse},
+		{http.StatusFound, trustcaptcha.ErrUnexpectedResponse},
+		{http.StatusNotModified, trustcaptcha.ErrUnexpectedResponse},
+		{http.StatusTemporaryRedirect, trustcaptcha.ErrUnexpectedResponse},
+		{http.StatusBadRequest, trustcaptcha.ErrUnexpectedResponse},
+		{http.StatusUnauthorized, trustcaptcha.ErrUnexpectedResponse},
+		{http.StatusTeapot, trustcaptcha.ErrUnexpectedResponse},
+		{http.StatusCreated, trustcaptcha.ErrUnexpectedResponse},
+		{http.StatusNoContent, trustcaptcha.ErrUnexpectedResponse},
+	}
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	fakeClient := api.Client(trustcaptcha.WithBreaker(0, 0))
+	for _, tc := range cases {
+		t.Run(fmt.Sprintf("hand-written/%d", tc.status), func(t *testing.T) {
+			t.Parallel()
+			srv := newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+			})
+			tok := tokenFor(someID)
+			res, err := newClient(t, srv.URL).Verify(context.Background(), tok)
+			require.ErrorIs(t, err, tc.want)
+			assert.Nil(t, res)
+			assert.Equal(t, int64(1), srv.hits.Load())
+			assertSafeError(t, err, tok)
+		})
+		t.Run(fmt.Sprintf("fake/%d", tc.status), func(t *testing.T) {
+			t.Parallel()
+			tok := api.Human()
+			api.ForceStatus(tok, tc.status)
+			res, err := fakeClient.Verify(context.Background(), tok)
+			require.ErrorIs(t, err, tc.want)
+			assert.Nil(t, res)
+			assertSafeError(t, err, tok)
+		})
+	}
+}
+
+func TestClientStatusesOfTheFakeWithoutForcing(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer(trustcaptchatest.WithRetrievalLimit(1))
+	t.Cleanup(api.Close)
+	c := api.Client()
+	ctx := context.Background()
+
+	_, err := c.Verify(ctx, trustcaptchatest.Token(trustcaptchatest.NotFoundVerificationID))
+	assert.ErrorIs(t, err, trustcaptcha.ErrVerificationNotFound)
+	_, err = c.Verify(ctx, trustcaptchatest.Token(trustcaptchatest.NotFinishedVerificationID))
+	assert.ErrorIs(t, err, trustcaptcha.ErrVerificationNotFinished)
+	res, err := c.Verify(ctx, trustcaptchatest.Token(trustcaptchatest.PassingVerificationID))
+	require.NoError(t, err)
+	assert.True(t, res.VerificationPassed)
+	_, err = c.Verify(ctx, trustcaptchatest.Token(trustcaptchatest.PassingVerificationID))
+	assert.ErrorIs(t, err, trustcaptcha.ErrRetrievalLimitReached)
+	_, err = c.Verify(ctx, trustcaptchatest.ClientFailoverToken())
+	assert.ErrorIs(t, err, trustcaptcha.ErrClientReportedFailover)
+	expired := api.Add(trustcaptcha.Result{VerificationPassed: true, ResultExpiresAt: time.Now().Add(-time.Minute)})
+	_, err = c.Verify(ctx, expired)
+	assert.ErrorIs(t, err, trustcaptcha.ErrResultExpired)
+
+	wrongKey, err := trustcaptcha.NewClient("not-the-key", trustcaptcha.WithAPIHost(api.URL))
+	require.NoError(t, err)
+	_, err = wrongKey.Verify(ctx, api.Human())
+	assert.ErrorIs(t, err, trustcaptcha.ErrAPIKeyInvalid)
+	assert.NotContains(t, err.Error(), "not-the-key")
+}
+
+func TestClientDecodesEveryResultField(t *testing.T) {
+	t.Parallel()
+	srv := newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, resultJSON(true, 0.3))
+	})
+	res, err := newClient(t, srv.URL).Verify(context.Background(), tokenFor(someID))
+	require.NoError(t, err)
+	want := trustcaptcha.Result{
+		CaptchaID: "6f1a7c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b", VerificationID: someID, VerificationPassed: true,
+		Score: 0.3, DecisionType: "RISK_SCORE", DecisionAction: "PASS", RiskScoringEnabled: true,
+		Origin: "https://example.com", IPAddress: "203.0.113.7", CountryCode: "CH", DeviceFamily: "Desktop",
+		OperatingSystem: "Linux", Browser: "Firefox",
+		VerificationStartedAt:  time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC),
+		VerificationFinishedAt: time.Date(2026, 11, 25, 10, 0, 2, 123000000, time.UTC),
+		ResultExpiresAt:        time.Date(2026, 11, 25, 9, 5, 2, 123456000, time.UTC),
+	}
+	assert.True(t, want.ResultExpiresAt.Equal(res.ResultExpiresAt))
+	res.ResultExpiresAt = want.ResultExpiresAt
+	assert.Equal(t, want, *res)
+	assert.True(t, res.ResultFirstFetchedAt.IsZero(), "a null timestamp is the zero time")
+}
+
+func TestClientSendsTheProtocolRequest(t *testing.T) {
+	t.Parallel()
+	srv := newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, resultJSON(true, 0.1))
+	})
+	c := newClient(t, srv.URL+"/prefix/")
+	_, err := c.Verify(context.Background(), tokenFor(strings.ToUpper(someID)))
+	require.NoError(t, err)
+	r := srv.last.Load()
+	assert.Equal(t, http.MethodGet, r.Method)
+	assert.Equal(t, "/prefix/v2/verifications/"+someID+"/results", r.URL.Path)
+	assert.Empty(t, r.URL.RawQuery, "clientFailover is sent only when the token claims it")
+	assert.Equal(t, "Bearer "+testKey, r.Header.Get("Authorization"))
+	ua, ok := strings.CutPrefix(r.Header.Get("User-Agent"), "Trustcaptcha/")
+	require.True(t, ok, "User-Agent in the SDKs' format")
+	raw, err := base64.StdEncoding.DecodeString(ua)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"language":"go","version":"`+trustcaptcha.Version+`"}`, string(raw))
+
+	failover := trustcaptcha.Token{VerificationID: someID, ClientFailover: true}.Encode()
+	_, err = c.Verify(context.Background(), failover)
+	require.NoError(t, err)
+	assert.Equal(t, "clientFailover=true", srv.last.Load().URL.RawQuery)
+}
+
+func TestClientNeverUsesAHostFromTheToken(t *testing.T) {
+	t.Parallel()
+	attacker := newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, resultJSON(true, 0))
+	})
+	api := newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+	})
+	payload, _ := json.Marshal(map[string]any{"verificationId": someID, "apiEndpoint": attacker.URL, "apiHost": attacker.URL})
+	tok := base64.StdEncoding.EncodeToString(payload)
+	_, err := newClient(t, api.URL).Verify(context.Background(), tok)
+	require.ErrorIs(t, err, trustcaptcha.ErrVerificationNotFound)
+	assert.Zero(t, attacker.hits.Load(), "the host named in the token got a request")
+	assert.Equal(t, int64(1), api.hits.Load())
+}
+
+func TestClientRejectsMalformedTokensWithoutARequest(t *testing.T) {
+	t.Parallel()
+	srv := newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, resultJSON(true, 0))
+	})
+	c := newClient(t, srv.URL)
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	cases := map[string]string{
+		"path traversal ID":   b64(`{"verificationId":"../../admin"}`),
+		"ID with slash":       b64(`{"verificationId":"3f2b8c4e-9d1a-4b6c-8e7f-11223344556/"}`),
+		"ID with query":       b64(`{"verificationId":"3f2b8c4e-9d1a-4b6c-8e7f-1122?x=1#abcd"}`),
+		"ID too long":         b64(`{"verificationId":"` + someID + `0"}`),
+		"ID not a string":     b64(`{"verificationId":12345}`),
+		"no ID":               b64(`{"clientFailover":true}`),
+		"failover not bool":   b64(`{"verificationId":"` + someID + `","clientFailover":"true"}`),
+		"JSON array":          b64(`["` + someID + `"]`),
+		"two objects":         b64(`{"verificationId":"` + someID + `"}{}`),
+		"not JSON":            b64(`hello`),
+		"URL-safe base64":     strings.NewReplacer("+", "-", "/", "_").Replace(b64(`{"verificationId":"` + someID + `","x":"??>>"}`)),
+		"no padding":          strings.TrimRight(b64(`{"verificationId":"`+someID+`" }`), "="),
+		"not base64":          "not a token!",
+		"raw JSON":            `{"verificationId":"` + someID + `"}`,
+		"huge":                strings.Repeat("A", trustcaptcha.MaxTokenLength+4),
+		"newline inside":      b64(`{"verificationId":"`+someID+`"}`)[:10] + "\n" + b64(`{"verificationId":"`+someID+`"}`)[10:],
+		"NUL bytes":           b64("{\"verificationId\":\"" + someID + "\x00\"}"),
+		"invalid UTF-8 in ID": b64("{\"verificationId\":\"\xff\xfe" + someID[2:] + "\"}"),
+	}
+	for name, tok := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := c.Verify(context.Background(), tok)
+			require.ErrorIs(t, err, trustcaptcha.ErrTokenInvalid)
+			assertSafeError(t, err, tok)
+		})
+	}
+	_, err := c.Verify(context.Background(), "")
+	require.ErrorIs(t, err, trustcaptcha.ErrTokenMissing)
+	assert.Zero(t, srv.hits.Load(), "a malformed token reached the API")
+}
+
+func TestClientNeverFollowsRedirects(t *testing.T) {
+	t.Parallel()
+	other := newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, resultJSON(true, 0))
+	})
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			api := newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, other.URL+r.URL.Path, code)
+			})
+			follower := &http.Client{Timeout: time.Second} // follows redirects by itself
+			c := newClient(t, api.URL, trustcaptcha.WithHTTPClient(follower))
+			_, err := c.Verify(context.Background(), tokenFor(someID))
+			require.ErrorIs(t, err, trustcaptcha.ErrUnexpectedResponse)
+			assert.Equal(t, int64(1), api.hits.Load())
+		})
+	}
+	assert.Zero(t, other.hits.Load(), "a redirect was followed: the key went to another host")
+}
+
+func TestClientRedirectLoopIsNotFollowed(t *testing.T) {
+	t.Parallel()
+	var api *handServer
+	api = newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, api.URL+r.URL.Path, http.StatusFound)
+	})
+	_, err := newClient(t, api.URL).Verify(context.Background(), tokenFor(someID))
+	require.ErrorIs(t, err, trustcaptcha.ErrUnexpectedResponse)
+	assert.Equal(t, int64(1), api.hits.Load())
+}
+
+// blackhole returns the address of a listener that never accepts: the
+// kernel completes the handshake, then nothing ever answers.
+func blackhole(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+func TestClientBlackholedHostReturnsWithinTheTimeout(t *testing.T) {
+	t.Parallel()
+	c := newClient(t, blackhole(t), trustcaptcha.WithTimeout(300*time.Millisecond))
+	start := time.Now()
+	_, err := c.Verify(context.Background(), tokenFor(someID))
+	elapsed := time.Since(start)
+	require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, elapsed, 3*time.Second, "the timeout did not bound the call")
+	assertSafeError(t, err, "")
+}
+
+func TestClientHonoursTheContext(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	tok := api.Human()
+	api.Hang(tok)
+	c := api.Client()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+	_, err := c.Verify(ctx, tok)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.NotErrorIs(t, err, trustcaptcha.ErrServerUnreachable, "the caller giving up is no outage")
+
+	_, err = c.Verify(ctx, tok) // already cancelled: no request
+	require.ErrorIs(t, err, context.Canceled)
+
+	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	_, err = c.Verify(short, tok)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+func TestClientClosedPortIsUnreachable(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	_, err = newClient(t, "http://"+addr).Verify(context.Background(), tokenFor(someID))
+	require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+	assertSafeError(t, err, "")
+}
+
+func TestClientBadResultBodiesAreErrors(t *testing.T) {
+	t.Parallel()
+	valid := resultJSON(true, 0.1)
+	cases := map[string]struct {
+		body string
+		want error
+	}{
+		"empty":                 {"", trustcaptcha.ErrUnexpectedResponse},
+		"not JSON":              {"<html>hello</html>", trustcaptcha.ErrUnexpectedResponse},
+		"truncated":             {valid[:len(valid)/2], trustcaptcha.ErrUnexpectedResponse},
+		"null":                  {"null", trustcaptcha.ErrUnexpectedResponse},
+		"array":                 {"[" + valid + "]", trustcaptcha.ErrUnexpectedResponse},
+		"two objects":           {valid + valid, trustcaptcha.ErrUnexpectedResponse},
+		"passed as string":      {strings.Replace(valid, `"verificationPassed":true`, `"verificationPassed":"true"`, 1), trustcaptcha.ErrUnexpectedResponse},
+		"score as string":       {strings.Replace(valid, `"score":0.1`, `"score":"0.1"`, 1), trustcaptcha.ErrUnexpectedResponse},
+		"score missing":         {strings.Replace(valid, `"score":0.1,`, ``, 1), trustcaptcha.ErrUnexpectedResponse},
+		"passed missing":        {strings.Replace(valid, `"verificationPassed":true,`, ``, 1), trustcaptcha.ErrUnexpectedResponse},
+		"score negative":        {strings.Replace(valid, `"score":0.1`, `"score":-0.5`, 1), trustcaptcha.ErrUnexpectedResponse},
+		"score above one":       {strings.Replace(valid, `"score":0.1`, `"score":7`, 1), trustcaptcha.ErrUnexpectedResponse},
+		"bad timestamp":         {strings.Replace(valid, `"2026-11-25T10:00:00"`, `"yesterday"`, 1), trustcaptcha.ErrUnexpectedResponse},
+		"timestamp as number":   {strings.Replace(valid, `"2026-11-25T10:00:00"`, `1732528800`, 1), trustcaptcha.ErrUnexpectedResponse},
+		"other verification":    {strings.Replace(valid, someID, "00000000-0000-0000-0000-000000000000", 1), trustcaptcha.ErrUnexpectedResponse},
+		"origin as object":      {strings.Replace(valid, `"origin":"https://example.com"`, `"origin":{}`, 1), trustcaptcha.ErrUnexpectedResponse},
+		"verificationId number": {strings.Replace(valid, `"verificationId":"`+someID+`"`, `"verificationId":1`, 1), trustcaptcha.ErrUnexpectedResponse},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, tc.body)
+			})
+			res, err := newClient(t, srv.URL).Verify(context.Background(), tokenFor(someID))
+			require.ErrorIs(t, err, tc.want)
+			assert.Nil(t, res, "a bad body must never give a result")
+		})
+	}
+}
+
+func TestClientBodyCutShortIsUnreachable(t *testing.T) {
+	t.Parallel()
+	srv := newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "4000")
+		_, _ = io.WriteString(w, `{"verificationId":"`+someID+`","verificationPassed":true,`)
+		// The handler returns: net/http closes the connection short of 4000 bytes.
+	})
+	res, err := newClient(t, srv.URL).Verify(context.Background(), tokenFor(someID))
+	require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
+	assert.Nil(t, res)
+}
+
+func TestClientReadsAHugeBodyOnlyUpToItsCap(t *testing.T) {
+	t.Parallel()
+	for name, size := range map[string]int64{"10 MiB": 10 << 20, "endless": -1} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var written atomic.Int64
+			srv := newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
+				chunk := []byte(`{"verificationId":"` + strings.Repeat("x", 32<<10))
+				for size < 0 || written.Load() < size {
+					n, err := w.Write(chunk)
+					written.Add(int64(n))
+					if err != nil {
+						return
+					}
+				}
+			})
+			res, err := newClient(t, srv.URL).Verify(context.Background(), tokenFor(someID))
+			require.ErrorIs(t, err, trustcaptcha.ErrUnexpectedResponse)
+			assert.Nil(t, res)
+		})
+	}
+}
+
+func TestClientReusesConnections(t *testing.T) {
+	t.Parallel()
+	srv := newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, resultJSON(true, 0.1))
+	})
+	c := newClient(t, srv.URL)
+	tok := tokenFor(someID)
+	for range 1000 {
+		_, err := c.Verify(context.Background(), tok)
+		require.NoError(t, err)
+	}
+	assert.LessOrEqual(t, srv.conns.Load(), int64(2), "1,000 sequential verifications opened %d connections", srv.conns.Load())
+
+	// Error answers are drained, so they keep the connection too.
+	four04 := newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"error":"verification not found"}`)
+	})
+	c = newClient(t, four04.URL)
+	for range 200 {
+		_, err := c.Verify(context.Background(), tok)
+		require.ErrorIs(t, err, trustcaptcha.ErrVerificationNotFound)
+	}
+	assert.LessOrEqual(t, four04.conns.Load(), int64(2))
+}
+
+func TestClientRetriesOnlyWhatNeverReachedTheAPI(t *testing.T) {
+	t.Parallel()
+	t.Run("connection refused once: retried", func(t *testing.T) {
+		srv := newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, resultJSON(true, 0.1))
+		})
+		var dials atomic.Int64
+		d := &net.Dialer{}
+		tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if dials.Add(1) == 1 {
+				return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
+			}
+			return d.DialContext(ctx, network, addr)
+		}}
+		c := newClient(t, srv.URL, trustcaptcha.WithHTTPClient(&http.Client{Transport: tr}))
+		res, err := c.Verify(context.Background(), tokenFor(someID))
+		require.NoError(t, err)
+		assert.True(t, res.VerificationPassed)
+		assert.Equal(t, int64(2), dials.Load())
+		assert.Equal(t, int64(1), srv.hits.Load())
+	})
+	t.Run("refused twice: one retry only", func(t *testing.T) {
+		var dials atomic.Int64
+		tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials.Add(1)
+			return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
+		}}
+		c := newClient(t, "http://127.0.0.1:1", trustcaptcha.WithHTTPClient(&http.Client{Transport: tr}))
+		_, err := c.Verify(context.Background(), tokenFor(someID))
+		require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
+		assert.Equal(t, int64(2), dials.Load())
+	})
+	t.Run("connection dropped after the request was sent: not retried", func(t *testing.T) {
+		srv := newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		})
+		_, err := newClient(t, srv.URL).Verify(context.Background(), tokenFor(someID))
+		require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
+		assert.Equal(t, int64(1), srv.hits.Load(), "a request the API may have counted was sent again")
+	})
+}
+
+func TestClientBreakerOpensAndCloses(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	const cooldown = 100 * time.Millisecond
+	c := api.Client(trustcaptcha.WithBreaker(3, cooldown))
+	tok := api.Human()
+	ctx := context.Background()
+
+	api.Down(http.StatusServiceUnavailable)
+	for range 3 {
+		_, err := c.Verify(ctx, tok)
+		require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
+		require.NotErrorIs(t, err, trustcaptcha.ErrBreakerOpen)
+	}
+	before := api.Fetches(tok)
+	for range 10 {
+		_, err := c.Verify(ctx, tok)
+		require.ErrorIs(t, err, trustcaptcha.ErrBreakerOpen)
+		require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable, "the failover policy must see an outage")
+	}
+	assert.Equal(t, before, api.Fetches(tok), "the open breaker let requests through")
+
+	// After the cool-down one probe goes out; the API is still down: open again.
+	time.Sleep(cooldown + 20*time.Millisecond)
+	_, err := c.Verify(ctx, tok)
+	require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
+	require.NotErrorIs(t, err, trustcaptcha.ErrBreakerOpen)
+	_, err = c.Verify(ctx, tok)
+	require.ErrorIs(t, err, trustcaptcha.ErrBreakerOpen)
+
+	// The API recovers: the next probe closes the breaker.
+	api.Down(0)
+	time.Sleep(cooldown + 20*time.Millisecond)
+	for range 3 {
+		res, err := c.Verify(ctx, tok)
+		require.NoError(t, err)
+		assert.True(t, res.VerificationPassed)
+	}
+}
+
+func TestClientBreakerIgnoresAnswersThatAreNoOutage(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	c := api.Client(trustcaptcha.WithBreaker(2, time.Hour))
+	for range 10 {
+		_, err := c.Verify(context.Background(), trustcaptchatest.Token(trustcaptchatest.NotFoundVerificationID))
+		require.ErrorIs(t, err, trustcaptcha.ErrVerificationNotFound)
+	}
+	res, err := c.Verify(context.Background(), api.Human())
+	require.NoError(t, err)
+	assert.True(t, res.VerificationPassed)
+}
+
+func TestNewClientRejectsBadConfiguration(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		key  string
+		opts []trustcaptcha.ClientOption
+	}{
+		"empty key":             {"", nil},
+		"blank key":             {"  ", nil},
+		"key with newline":      {"abc\r\nX-Evil: 1", nil},
+		"host without scheme":   {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithAPIHost("api.trustcomponent.com")}},
+		"ftp host":              {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithAPIHost("ftp://api.trustcomponent.com")}},
+		"empty host":            {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithAPIHost("")}},
+		"host with user info":   {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithAPIHost("https://u:p@api.trustcomponent.com")}},
+		"host with query":       {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithAPIHost("https://api.trustcomponent.com/?x=1")}},
+		"host with fragment":    {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithAPIHost("https://api.trustcomponent.com/#x")}},
+		"nil http client":       {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithHTTPClient(nil)}},
+		"zero timeout":          {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithTimeout(0)}},
+		"negative connect":      {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithConnectTimeout(-time.Second)}},
+		"bad proxy":             {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithProxy("::nope")}},
+		"breaker no cooldown":   {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithBreaker(3, 0)}},
+		"http client and proxy": {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithHTTPClient(&http.Client{}), trustcaptcha.WithProxy("http://127.0.0.1:3128")}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			c, err := trustcaptcha.NewClient(tc.key, tc.opts...)
+			require.Error(t, err)
+			assert.Nil(t, c)
+			assert.NotContains(t, err.Error(), testKey)
+		})
+	}
+	c, err := trustcaptcha.NewClient(testKey, trustcaptcha.WithProxy("http://127.0.0.1:3128"), trustcaptcha.WithBreaker(0, 0), nil)
+	require.NoError(t, err)
+	assert.NotNil(t, c)
+}
+
+func TestClientWithProxySendsThroughTheProxy(t *testing.T) {
+	t.Parallel()
+	proxy := newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, resultJSON(true, 0.1)) // plays the proxy and the API
+	})
+	c := newClient(t, "http://api.trustcaptcha.invalid", trustcaptcha.WithProxy(proxy.URL))
+	res, err := c.Verify(context.Background(), tokenFor(someID))
+	require.NoError(t, err)
+	assert.True(t, res.VerificationPassed)
+	assert.Equal(t, "api.trustcaptcha.invalid", proxy.last.Load().Host)
+}
+
+func TestResultJSONRoundTrip(t *testing.T) {
+	t.Parallel()
+	in := trustcaptcha.Result{VerificationID: someID, VerificationPassed: true, Score: 0.25, Origin: "https://a.example",
+		VerificationStartedAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)}
+	b, err := json.Marshal(in)
+	require.NoError(t, err)
+	var out trustcaptcha.Result
+	require.NoError(t, json.Unmarshal(b, &out))
+	assert.Equal(t, in, out)
+	assert.Contains(t, string(b), `"resultExpiresAt":null`)
+}
+
+func TestParseToken(t *testing.T) {
+	t.Parallel()
+	exp := time.Date(2026, 11, 25, 10, 15, 0, 0, time.UTC)
+	tok, err := trustcaptcha.ParseToken(trustcaptcha.Token{VerificationID: strings.ToUpper(someID), ClientFailover: true, ExpiresAt: exp}.Encode())
+	require.NoError(t, err)
+	assert.Equal(t, trustcaptcha.Token{VerificationID: someID, ClientFailover: true, ExpiresAt: exp}, tok)
+
+	// The widget's own failover token (btoa(JSON.stringify(...))).
+	widget := base64.StdEncoding.EncodeToString([]byte(`{"verificationId":"` + someID + `","expiresAt":"2026-11-25T10:15:00.000Z","clientFailover":true}`))
+	tok, err = trustcaptcha.ParseToken(widget)
+	require.NoError(t, err)
+	assert.True(t, tok.ClientFailover)
+	assert.True(t, exp.Equal(tok.ExpiresAt))
+	_, err = trustcaptcha.ParseToken("")
+	assert.True(t, errors.Is(err, trustcaptcha.ErrTokenMissing))
+}

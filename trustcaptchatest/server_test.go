@@ -1,0 +1,214 @@
+package trustcaptchatest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/captchakit/trustcaptcha"
+	"github.com/captchakit/trustcaptcha/trustcaptchatest"
+)
+
+// post sends JSON as the widget does and decodes the answer.
+func post(t *testing.T, url string, body any, out any) int {
+	t.Helper()
+	b, err := json.Marshal(body)
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", "http://shop.localhost:8080")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	if out != nil {
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
+	}
+	return resp.StatusCode
+}
+
+type challenge struct {
+	Challenge struct {
+		VerificationID string `json:"verificationId"`
+		Difficulty     int    `json:"difficulty"`
+		Tasks          []struct {
+			Number int    `json:"number"`
+			Input  string `json:"input"`
+		} `json:"tasks"`
+	} `json:"challenge"`
+}
+
+type finished struct {
+	Finished struct {
+		VerificationToken string `json:"verificationToken"`
+		ExpiresInMs       int    `json:"expiresInMs"`
+	} `json:"finished"`
+}
+
+// playWidget runs the widget's protocol against the fake and returns the token.
+func playWidget(t *testing.T, api *trustcaptchatest.Server, solve bool) (int, string) {
+	t.Helper()
+	var ch challenge
+	code := post(t, api.URL+"/v2/verifications", map[string]any{"siteKey": api.SiteKey(), "widget": map[string]any{}}, &ch)
+	require.Equal(t, http.StatusOK, code)
+	require.NotEmpty(t, ch.Challenge.Tasks)
+	type nonce struct {
+		Number int    `json:"number"`
+		Nonce  string `json:"nonce"`
+	}
+	var nonces []nonce
+	for _, task := range ch.Challenge.Tasks {
+		n := "tcn0"
+		if solve {
+			n = trustcaptchatest.SolveProofOfWork(task.Input, ch.Challenge.Difficulty)
+		} else {
+			for k := 0; trustcaptchatest.ProofOfWorkValid(task.Input, n, ch.Challenge.Difficulty); k++ {
+				n = "wrong" + strings.Repeat("x", k)
+			}
+		}
+		nonces = append(nonces, nonce{task.Number, n})
+	}
+	var fin finished
+	code = post(t, api.URL+"/v2/verifications/"+ch.Challenge.VerificationID+"/challenges", map[string]any{
+		"startSolvingTimestamp": time.Now().Format(time.RFC3339), "solvedTimestamp": time.Now().Format(time.RFC3339),
+		"tasks": nonces, "honeypotFields": []any{}, "userEvents": []any{},
+	}, &fin)
+	return code, fin.Finished.VerificationToken
+}
+
+func TestWidgetFlowProducesATokenTheClientVerifies(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer(trustcaptchatest.WithDifficulty(10))
+	t.Cleanup(api.Close)
+	code, tok := playWidget(t, api, true)
+	require.Equal(t, http.StatusCreated, code)
+	res, err := api.Client().Verify(context.Background(), tok)
+	require.NoError(t, err)
+	assert.True(t, res.VerificationPassed)
+	assert.Equal(t, 0.1, res.Score)
+	assert.Equal(t, "http://shop.localhost:8080", res.Origin)
+	assert.Equal(t, "127.0.0.1", res.IPAddress)
+	assert.False(t, res.VerificationFinishedAt.IsZero())
+}
+
+func TestWidgetFlowChecksTheProofOfWork(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer(trustcaptchatest.WithDifficulty(12))
+	t.Cleanup(api.Close)
+	code, _ := playWidget(t, api, false)
+	assert.Equal(t, http.StatusConflict, code)
+}
+
+func TestWidgetEndpointsRefuseUnknownSiteKeysAndVerifications(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	assert.Equal(t, http.StatusNotFound, post(t, api.URL+"/v2/verifications", map[string]any{"siteKey": "00000000-0000-0000-0000-00000000dead"}, nil))
+	assert.Equal(t, http.StatusNotFound, post(t, api.URL+"/v2/verifications/"+trustcaptchatest.NotFoundVerificationID+"/challenges", map[string]any{"tasks": []any{}}, nil))
+}
+
+func TestWidgetResultIsConfigurable(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer(trustcaptchatest.WithDifficulty(0))
+	t.Cleanup(api.Close)
+	api.SetWidgetResult(trustcaptcha.Result{VerificationPassed: true, Score: 0.8, GatewayFailoverActive: true})
+	_, tok := playWidget(t, api, true)
+	res, err := api.Client().Verify(context.Background(), tok)
+	require.NoError(t, err)
+	assert.Equal(t, 0.8, res.Score)
+	assert.True(t, res.GatewayFailoverActive)
+}
+
+func TestCORSPreflight(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	req, _ := http.NewRequest(http.MethodOptions, api.URL+"/v2/verifications", nil)
+	req.Header.Set("Origin", "http://page.localhost")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNoContent, resp.StatusCode)
+	assert.Equal(t, "http://page.localhost", resp.Header.Get("Access-Control-Allow-Origin"))
+	assert.Contains(t, resp.Header.Get("Access-Control-Allow-Methods"), "POST")
+	assert.Contains(t, resp.Header.Get("Access-Control-Allow-Headers"), "Content-Type")
+}
+
+func TestFakeRecordsRequestsAndChecksTheKey(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer(trustcaptchatest.WithAPIKey("k1"))
+	t.Cleanup(api.Close)
+	tok := api.Human()
+	_, err := api.Client().Verify(context.Background(), tok)
+	require.NoError(t, err)
+	reqs := api.Requests()
+	require.Len(t, reqs, 1)
+	assert.Equal(t, "Bearer k1", reqs[0].Header.Get("Authorization"))
+	assert.Equal(t, 1, api.Fetches(tok))
+
+	resp, err := http.Get(api.URL + "/v2/verifications/" + trustcaptchatest.PassingVerificationID + "/results")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+}
+
+func TestFakeDelayGarbageAndDown(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	c := api.Client(trustcaptcha.WithTimeout(200*time.Millisecond), trustcaptcha.WithBreaker(0, 0))
+	ctx := context.Background()
+
+	slow := api.Human()
+	api.Delay(slow, time.Second)
+	_, err := c.Verify(ctx, slow)
+	assert.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
+
+	garbage := api.Human()
+	api.Garbage(garbage, []byte("{not json"))
+	_, err = c.Verify(ctx, garbage)
+	assert.ErrorIs(t, err, trustcaptcha.ErrUnexpectedResponse)
+
+	api.Down(http.StatusBadGateway)
+	_, err = c.Verify(ctx, api.Human())
+	assert.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
+	api.Down(0)
+	_, err = c.Verify(ctx, api.Bot())
+	assert.NoError(t, err)
+}
+
+func TestCloseEndsHangingRequests(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	tok := api.Human()
+	api.Hang(tok)
+	done := make(chan error, 1)
+	go func() {
+		_, err := api.Client(trustcaptcha.WithTimeout(time.Minute)).Verify(context.Background(), tok)
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return api.Fetches(tok) == 1 }, 5*time.Second, 5*time.Millisecond)
+	api.Close()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close left a hanging request behind")
+	}
+}
+
+func TestPanicsOnABadToken(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	assert.Panics(t, func() { api.ForceStatus("nope", 500) })
+}
+
