@@ -257,7 +257,7 @@ func TestClientRejectsMalformedTokensWithoutARequest(t *testing.T) {
 		"not base64":          "not a token!",
 		"raw JSON":            `{"verificationId":"` + someID + `"}`,
 		"huge":                strings.Repeat("A", trustcaptcha.MaxTokenLength+4),
-		"newline inside":      b64(`{"verificationId":"`+someID+`"}`)[:10] + "\n" + b64(`{"verificationId":"`+someID+`"}`)[10:],
+		"newline inside":      b64(`{"verificationId":"` + someID + `"}`)[:10] + "\n" + b64(`{"verificationId":"` + someID + `"}`)[10:],
 		"NUL bytes":           b64("{\"verificationId\":\"" + someID + "\x00\"}"),
 		"invalid UTF-8 in ID": b64("{\"verificationId\":\"\xff\xfe" + someID[2:] + "\"}"),
 	}

@@ -209,7 +209,9 @@ func TestTokenExtraction(t *testing.T) {
 		{reqCase: reqCase{name: "multipart without token", contentType: mpNoneType, body: mpNone}, wantStatus: 400, wantReason: "token-missing"},
 		{reqCase: reqCase{name: "multipart without boundary", contentType: "multipart/form-data", body: mp}, wantStatus: 400, wantReason: "token-missing"},
 		{reqCase: reqCase{name: "JSON", contentType: "application/json", body: jsonBody}, wantStatus: 204, wantCalls: 1,
-			check: func(t *testing.T, s seen) { assert.Equal(t, jsonBody, s.body, "the JSON bytes reach the handler unchanged") }},
+			check: func(t *testing.T, s seen) {
+				assert.Equal(t, jsonBody, s.body, "the JSON bytes reach the handler unchanged")
+			}},
 		{reqCase: reqCase{name: "JSON with charset", contentType: "application/json; charset=utf-8", body: jsonBody}, wantStatus: 204, wantCalls: 1},
 		{reqCase: reqCase{name: "+json type", contentType: "application/vnd.api+json", body: jsonBody}, wantStatus: 204, wantCalls: 1},
 		{reqCase: reqCase{name: "JSON escaped key", contentType: "application/json",

@@ -211,4 +211,3 @@ func TestPanicsOnABadToken(t *testing.T) {
 	t.Cleanup(api.Close)
 	assert.Panics(t, func() { api.ForceStatus("nope", 500) })
 }
-
