@@ -1,0 +1,394 @@
+// Command example is a small server with a contact form and a JSON endpoint,
+// both protected by TrustCaptcha: the form in a chi router group, the JSON
+// endpoint as a net/http ServeMux route.
+//
+//	go run ./example
+//
+// With no TRUSTCAPTCHA_API_KEY it needs no account and no network: it starts
+// the fake TrustCaptcha API (trustcaptchatest) in-process and serves a demo
+// widget that gets tokens from it (act as a human, a bot, or during an API
+// outage). When the real widget's files are present (see -widget-dir) it
+// serves the real <trustcaptcha-component> against the fake instead.
+//
+// With TRUSTCAPTCHA_API_KEY and TRUSTCAPTCHA_SITE_KEY set it serves the real
+// widget and verifies with the real API.
+//
+// Flags (or environment): -addr (ADDR, default 127.0.0.1:8080), -threshold
+// (TRUSTCAPTCHA_THRESHOLD, default 0.5), -failover closed|open|limited
+// (TRUSTCAPTCHA_FAILOVER, default closed), -widget-dir
+// (TRUSTCAPTCHA_WIDGET_DIR). Every decision is logged with log/slog.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/captchakit/trustcaptcha"
+	"github.com/captchakit/trustcaptcha/trustcaptchatest"
+)
+
+// config is what the flags and environment set.
+type config struct {
+	Addr      string
+	Threshold float64
+	Failover  string
+	WidgetDir string // the real widget's dist/frontendlibrary folder, if any
+	APIKey    string
+	SiteKey   string
+	APIHost   string
+}
+
+// widgetCandidates are where the e2e test's npm install puts the widget.
+var widgetCandidates = []string{
+	"e2e/node_modules/@trustcomponent/trustcaptcha-frontend/dist/frontendlibrary",
+	"../e2e/node_modules/@trustcomponent/trustcaptcha-frontend/dist/frontendlibrary",
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "example:", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func parseConfig(args []string) (config, error) {
+	fs := flag.NewFlagSet("example", flag.ContinueOnError)
+	var cfg config
+	threshold, err := strconv.ParseFloat(envOr("TRUSTCAPTCHA_THRESHOLD", "0.5"), 64)
+	if err != nil {
+		return cfg, fmt.Errorf("TRUSTCAPTCHA_THRESHOLD: %w", err)
+	}
+	fs.StringVar(&cfg.Addr, "addr", envOr("ADDR", "127.0.0.1:8080"), "listen address")
+	fs.Float64Var(&cfg.Threshold, "threshold", threshold, "highest bot score admitted (0..1)")
+	fs.StringVar(&cfg.Failover, "failover", envOr("TRUSTCAPTCHA_FAILOVER", "closed"), "closed, open or limited (open, at most 10 a minute)")
+	fs.StringVar(&cfg.WidgetDir, "widget-dir", os.Getenv("TRUSTCAPTCHA_WIDGET_DIR"), "folder of the real widget (dist/frontendlibrary)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	cfg.APIKey, cfg.SiteKey, cfg.APIHost = os.Getenv("TRUSTCAPTCHA_API_KEY"), os.Getenv("TRUSTCAPTCHA_SITE_KEY"), os.Getenv("TRUSTCAPTCHA_API_HOST")
+	if cfg.WidgetDir == "" {
+		for _, c := range widgetCandidates {
+			if _, err := os.Stat(filepath.Join(c, "frontendlibrary.esm.js")); err == nil {
+				cfg.WidgetDir = c
+				break
+			}
+		}
+	}
+	return cfg, nil
+}
+
+func run(args []string, out io.Writer) error {
+	cfg, err := parseConfig(args)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	app, err := newApp(cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: app, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+	fmt.Fprintf(out, "TrustCaptcha example (%s) on http://%s/contact\n", app.mode, ln.Addr())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// app is the example's whole handler.
+type app struct {
+	http.Handler
+	mode string
+	fake *trustcaptchatest.Server // nil with a real API key
+	page pageData
+}
+
+// Close stops the in-process fake API, if any.
+func (a *app) Close() {
+	if a.fake != nil {
+		a.fake.Close()
+	}
+}
+
+type pageData struct {
+	Mode       string // "demo", "widget" (real widget, fake API) or "live"
+	SiteKey    string
+	APIURL     string
+	WidgetJS   string
+	Threshold  float64
+	Failover   string
+	Name       string
+	Message    string
+	Score      string
+	Failover2  bool
+	Reason     string
+	StatusCode int
+}
+
+func failoverPolicy(name string) (trustcaptcha.FailoverPolicy, error) {
+	switch name {
+	case "closed", "":
+		return trustcaptcha.FailClosed, nil
+	case "open":
+		return trustcaptcha.FailOpen, nil
+	case "limited":
+		return trustcaptcha.LimitFailover(trustcaptcha.FailOpen, 10, time.Minute), nil
+	}
+	return nil, fmt.Errorf("-failover %q: want closed, open or limited", name)
+}
+
+func newApp(cfg config, logger *slog.Logger) (*app, error) {
+	policy, err := failoverPolicy(cfg.Failover)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Threshold < 0 || cfg.Threshold > 1 {
+		return nil, fmt.Errorf("-threshold %v: want 0..1", cfg.Threshold)
+	}
+	a := &app{page: pageData{Threshold: cfg.Threshold, Failover: cfg.Failover}}
+	var client *trustcaptcha.Client
+	switch {
+	case cfg.APIKey != "":
+		if cfg.SiteKey == "" {
+			return nil, errors.New("TRUSTCAPTCHA_API_KEY is set: set TRUSTCAPTCHA_SITE_KEY too")
+		}
+		opts := []trustcaptcha.ClientOption{}
+		if cfg.APIHost != "" {
+			opts = append(opts, trustcaptcha.WithAPIHost(cfg.APIHost))
+		}
+		if client, err = trustcaptcha.NewClient(cfg.APIKey, opts...); err != nil {
+			return nil, err
+		}
+		a.mode = "live"
+		a.page.SiteKey, a.page.APIURL = cfg.SiteKey, orDefault(cfg.APIHost, trustcaptcha.DefaultAPIHost)
+		a.page.WidgetJS = "https://cdn.jsdelivr.net/npm/@trustcomponent/trustcaptcha-frontend@3/dist/frontendlibrary/frontendlibrary.esm.js"
+	default:
+		a.fake = trustcaptchatest.NewServer()
+		client = a.fake.Client()
+		a.mode = "demo"
+		a.page.SiteKey, a.page.APIURL = a.fake.SiteKey(), a.fake.URL
+	}
+	if cfg.WidgetDir != "" {
+		a.page.WidgetJS = "/widget/frontendlibrary.esm.js"
+		if a.mode == "demo" {
+			a.mode = "widget"
+		}
+	}
+	a.page.Mode = a.mode
+
+	captcha := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
+		Verifier:     client,
+		Threshold:    cfg.Threshold,
+		Failover:     policy,
+		Skip:         trustcaptcha.SkipSafeMethods,
+		ErrorHandler: a.reject,
+		Logger:       logger,
+		OnDecision: func(r *http.Request, d trustcaptcha.Decision) {
+			logger.LogAttrs(r.Context(), slog.LevelInfo, "captcha decision",
+				slog.String("path", r.URL.Path), slog.Bool("admitted", d.Admitted), slog.String("reason", d.Reason),
+				slog.Float64("score", d.Score), slog.Bool("failover", d.Failover), slog.Duration("latency", d.Latency))
+		},
+	})
+
+	// The HTML form: a chi router group that serves the page (GET, skipped)
+	// and protects its POST.
+	r := chi.NewRouter()
+	r.Get("/", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/contact", http.StatusFound) })
+	r.Group(func(r chi.Router) {
+		r.Use(captcha)
+		r.Get("/contact", a.contactPage)
+		r.Post("/contact", a.contactSubmit)
+	})
+
+	// The JSON endpoint: a net/http ServeMux route.
+	mux := http.NewServeMux()
+	mux.Handle("POST /api/subscribe", captcha(http.HandlerFunc(subscribe)))
+	if a.fake != nil {
+		mux.HandleFunc("GET /demo/token", a.demoToken)
+	}
+	if cfg.WidgetDir != "" {
+		mux.Handle("GET /widget/", http.StripPrefix("/widget/", http.FileServer(http.Dir(cfg.WidgetDir))))
+	}
+	mux.Handle("/", r)
+	a.Handler = mux
+	return a, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func (a *app) contactPage(w http.ResponseWriter, r *http.Request) {
+	render(w, http.StatusOK, a.page)
+}
+
+func (a *app) contactSubmit(w http.ResponseWriter, r *http.Request) {
+	p := a.page
+	p.Mode = "thanks"
+	p.Name, p.Message = r.PostFormValue("name"), r.PostFormValue("message")
+	if res, ok := trustcaptcha.ResultFromContext(r.Context()); ok {
+		p.Score = strconv.FormatFloat(res.Score, 'f', 2, 64)
+	}
+	p.Failover2 = trustcaptcha.AdmittedByFailover(r.Context())
+	render(w, http.StatusOK, p)
+}
+
+// reject shows browsers an HTML page and gives API clients the default
+// problem+json answer.
+func (a *app) reject(w http.ResponseWriter, r *http.Request, err error) {
+	if !strings.Contains(r.Header.Get("Accept"), "text/html") {
+		trustcaptcha.DefaultErrorHandler(w, r, err)
+		return
+	}
+	p := a.page
+	p.Mode = "rejected"
+	p.Reason = trustcaptcha.Reason(err)
+	p.StatusCode = trustcaptcha.StatusCode(err)
+	w.Header().Set("Cache-Control", "no-store")
+	render(w, p.StatusCode, p)
+}
+
+func subscribe(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Email string `json:"email"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || !strings.Contains(body.Email, "@") {
+		http.Error(w, `{"error":"email required"}`, http.StatusUnprocessableEntity)
+		return
+	}
+	out := map[string]any{"subscribed": body.Email, "admittedByFailover": trustcaptcha.AdmittedByFailover(r.Context())}
+	if res, ok := trustcaptcha.ResultFromContext(r.Context()); ok {
+		out["score"] = res.Score
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+// demoToken plays the widget in demo mode: it asks the fake API for a token
+// of a human, a bot, or one whose verification finds the API down.
+func (a *app) demoToken(w http.ResponseWriter, r *http.Request) {
+	var tok string
+	switch r.URL.Query().Get("as") {
+	case "human":
+		tok = a.fake.Human()
+	case "bot":
+		tok = a.fake.Bot()
+	case "outage":
+		tok = a.fake.Human()
+		a.fake.ForceStatus(tok, http.StatusServiceUnavailable)
+	default:
+		http.Error(w, "as=human|bot|outage", http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(map[string]string{"token": tok})
+}
+
+func render(w http.ResponseWriter, code int, p pageData) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	if err := page.Execute(w, p); err != nil {
+		slog.Error("rendering the page", "error", err)
+	}
+}
+
+var page = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>TrustCaptcha example</title>
+<style>
+body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#222}
+label{display:block;margin:.6rem 0 .2rem}input,textarea{width:100%;padding:.4rem;box-sizing:border-box}
+button{margin:.6rem .4rem 0 0;padding:.5rem 1rem}.box{border:1px solid #ccc;border-radius:6px;padding:.8rem;margin:1rem 0}
+.ok{color:#176b2c}.bad{color:#a11}small{color:#666}
+</style>
+{{if .WidgetJS}}<script type="module" src="{{.WidgetJS}}"></script>{{end}}
+</head><body>
+<h1>Contact us</h1>
+<p><small>Threshold {{.Threshold}} · failover {{.Failover}} ·
+{{if eq .Mode "live"}}real widget, real API{{else if .WidgetJS}}real widget, fake API{{else}}demo widget, fake API{{end}}</small></p>
+{{if eq .Mode "thanks"}}
+  <p id="result" class="ok">Thanks, {{.Name}}! Your message was accepted{{if .Score}} (bot score {{.Score}}){{end}}.</p>
+  {{if .Failover2}}<p id="failover" class="bad">The CAPTCHA API was unreachable: accepted on failover, held for moderation.</p>{{end}}
+  <p><a href="/contact">Back</a></p>
+{{else if eq .Mode "rejected"}}
+  <p id="result" class="bad">Your message was rejected ({{.StatusCode}}): <code id="reason">{{.Reason}}</code>.</p>
+  <p><a href="/contact">Try again</a></p>
+{{else}}
+<form id="contact" method="post" action="/contact">
+  <label for="name">Name</label><input id="name" name="name" value="Ada" required>
+  <label for="message">Message</label><textarea id="message" name="message">Hello!</textarea>
+  {{if .WidgetJS}}
+  <div class="box"><trustcaptcha-component id="captcha" sitekey="{{.SiteKey}}" api-url="{{.APIURL}}" language="en"></trustcaptcha-component></div>
+  {{else}}
+  <div class="box" id="demo-widget">
+    <strong>Demo widget</strong> <small>(stands in for the real one; tokens come from the fake API)</small><br>
+    <button type="button" data-as="human">I'm a human</button>
+    <button type="button" data-as="bot">I'm a bot</button>
+    <button type="button" data-as="outage">During an API outage</button>
+    <p id="demo-status"><small>Pick one to get a verification token.</small></p>
+    <input type="hidden" name="tc-verification-token" id="tc-verification-token">
+  </div>
+  {{end}}
+  <button type="submit" id="send">Send</button>
+  <button type="button" id="send-json">Subscribe via JSON API</button>
+</form>
+<pre id="json-result"></pre>
+<script>
+const form = document.getElementById('contact');
+const tokenOf = () => (new FormData(form)).get('tc-verification-token') || '';
+document.querySelectorAll('#demo-widget button').forEach(b => b.addEventListener('click', async () => {
+  const r = await fetch('/demo/token?as=' + b.dataset.as);
+  const {token} = await r.json();
+  document.getElementById('tc-verification-token').value = token;
+  document.getElementById('demo-status').textContent = 'Token ready (' + b.dataset.as + ').';
+}));
+document.getElementById('send-json').addEventListener('click', async () => {
+  const r = await fetch('/api/subscribe', {method: 'POST', headers: {'Content-Type': 'application/json', 'Accept': 'application/json'},
+    body: JSON.stringify({email: 'ada@example.com', 'tc-verification-token': tokenOf()})});
+  document.getElementById('json-result').textContent = r.status + ' ' + await r.text();
+});
+</script>
+{{end}}
+</body></html>
+`))
