@@ -161,7 +161,9 @@ func ExampleLimitFailover() {
 func ExampleOptions_onDecision() {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil)) // your logger
 	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
-		Verifier:   trustcaptcha.VerifierFunc(func(context.Context, string) (*trustcaptcha.Result, error) { return &trustcaptcha.Result{VerificationPassed: true, Score: 0.8}, nil }),
+		Verifier: trustcaptcha.VerifierFunc(func(context.Context, string) (*trustcaptcha.Result, error) {
+			return &trustcaptcha.Result{VerificationPassed: true, Score: 0.8}, nil
+		}),
 		ReportOnly: true,
 		OnDecision: func(r *http.Request, d trustcaptcha.Decision) {
 			logger.Info("captcha", "path", r.URL.Path, "admitted", d.Admitted, "reason", d.Reason, "score", d.Score, "latency", d.Latency)
