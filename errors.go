@@ -146,9 +146,13 @@ func Reason(err error) string {
 	return ReasonUnknown
 }
 
-// publicReason is the reason code shown to the client: causes that are the
-// operator's business (a bad key, a broken API, an outage) all read
-// "captcha-unavailable", so a client learns nothing about the configuration.
+// PublicReason returns the reason code of err that is safe to show a client:
+// Reason(err), except that causes which are the operator's business (a bad
+// key, an API answer outside the protocol, an outage, a spent failover budget,
+// an unknown error) all read ReasonCaptchaUnavailable, so a client learns
+// nothing about the server's configuration. DefaultErrorHandler shows it.
+func PublicReason(err error) string { return publicReason(Reason(err)) }
+
 func publicReason(reason string) string {
 	switch reason {
 	case ReasonAPIKeyInvalid, ReasonUnexpectedResponse, ReasonServerUnreachable, ReasonFailoverLimit, ReasonUnknown:

@@ -14,9 +14,11 @@
 // widget and verifies with the real API.
 //
 // Flags (or environment): -addr (ADDR, default 127.0.0.1:8080), -threshold
-// (TRUSTCAPTCHA_THRESHOLD, default 0.5), -failover closed|open|limited
-// (TRUSTCAPTCHA_FAILOVER, default closed), -widget-dir
-// (TRUSTCAPTCHA_WIDGET_DIR). Every decision is logged with log/slog.
+// (TRUSTCAPTCHA_THRESHOLD, default 0.5), -failover
+// closed|open|limited|trust-client (TRUSTCAPTCHA_FAILOVER, default closed),
+// -widget-dir (TRUSTCAPTCHA_WIDGET_DIR), -widget-api-url
+// (TRUSTCAPTCHA_WIDGET_API_URL), -widget-failover
+// (TRUSTCAPTCHA_WIDGET_FAILOVER=true). Every decision is logged with log/slog.
 package main
 
 import (
@@ -50,9 +52,14 @@ type config struct {
 	Threshold float64
 	Failover  string
 	WidgetDir string // the real widget's dist/frontendlibrary folder, if any
-	APIKey    string
-	SiteKey   string
-	APIHost   string
+	// WidgetAPIURL overrides the api-url the widget talks to (default: the
+	// API the server uses).
+	WidgetAPIURL string
+	// WidgetFailover sets the widget's failover-enabled attribute.
+	WidgetFailover bool
+	APIKey         string
+	SiteKey        string
+	APIHost        string
 }
 
 // widgetCandidates are where the e2e test's npm install puts the widget.
@@ -84,8 +91,10 @@ func parseConfig(args []string) (config, error) {
 	}
 	fs.StringVar(&cfg.Addr, "addr", envOr("ADDR", "127.0.0.1:8080"), "listen address")
 	fs.Float64Var(&cfg.Threshold, "threshold", threshold, "highest bot score admitted (0..1)")
-	fs.StringVar(&cfg.Failover, "failover", envOr("TRUSTCAPTCHA_FAILOVER", "closed"), "closed, open or limited (open, at most 10 a minute)")
+	fs.StringVar(&cfg.Failover, "failover", envOr("TRUSTCAPTCHA_FAILOVER", "closed"), "closed, open, limited (open, at most 10 a minute) or trust-client (limited, and admitting client-reported failover)")
 	fs.StringVar(&cfg.WidgetDir, "widget-dir", os.Getenv("TRUSTCAPTCHA_WIDGET_DIR"), "folder of the real widget (dist/frontendlibrary)")
+	fs.StringVar(&cfg.WidgetAPIURL, "widget-api-url", os.Getenv("TRUSTCAPTCHA_WIDGET_API_URL"), "api-url for the widget (default: the API the server uses)")
+	fs.BoolVar(&cfg.WidgetFailover, "widget-failover", os.Getenv("TRUSTCAPTCHA_WIDGET_FAILOVER") == "true", "let the widget make its own failover token when it cannot reach the API")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -149,18 +158,19 @@ func (a *app) Close() {
 }
 
 type pageData struct {
-	Mode       string // "demo", "widget" (real widget, fake API) or "live"
-	SiteKey    string
-	APIURL     string
-	WidgetJS   string
-	Threshold  float64
-	Failover   string
-	Name       string
-	Message    string
-	Score      string
-	Failover2  bool
-	Reason     string
-	StatusCode int
+	Mode           string // "demo", "widget" (real widget, fake API) or "live"
+	WidgetFailover bool
+	SiteKey        string
+	APIURL         string
+	WidgetJS       string
+	Threshold      float64
+	Failover       string
+	Name           string
+	Message        string
+	Score          string
+	Failover2      bool
+	Reason         string
+	StatusCode     int
 }
 
 func failoverPolicy(name string) (trustcaptcha.FailoverPolicy, error) {
@@ -171,8 +181,10 @@ func failoverPolicy(name string) (trustcaptcha.FailoverPolicy, error) {
 		return trustcaptcha.FailOpen, nil
 	case "limited":
 		return trustcaptcha.LimitFailover(trustcaptcha.FailOpen, 10, time.Minute), nil
+	case "trust-client":
+		return trustcaptcha.LimitFailover(trustcaptcha.FailOpenTrustingClientFailover, 10, time.Minute), nil
 	}
-	return nil, fmt.Errorf("-failover %q: want closed, open or limited", name)
+	return nil, fmt.Errorf("-failover %q: want closed, open, limited or trust-client", name)
 }
 
 func newApp(cfg config, logger *slog.Logger) (*app, error) {
@@ -213,6 +225,10 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		}
 	}
 	a.page.Mode = a.mode
+	if cfg.WidgetAPIURL != "" {
+		a.page.APIURL = cfg.WidgetAPIURL
+	}
+	a.page.WidgetFailover = cfg.WidgetFailover
 
 	captcha := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
 		Verifier:     client,
@@ -283,7 +299,7 @@ func (a *app) reject(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	p := a.page
 	p.Mode = "rejected"
-	p.Reason = trustcaptcha.Reason(err)
+	p.Reason = trustcaptcha.PublicReason(err)
 	p.StatusCode = trustcaptcha.StatusCode(err)
 	w.Header().Set("Cache-Control", "no-store")
 	render(w, p.StatusCode, p)
@@ -340,7 +356,7 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
 body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#222}
 label{display:block;margin:.6rem 0 .2rem}input,textarea{width:100%;padding:.4rem;box-sizing:border-box}
 button{margin:.6rem .4rem 0 0;padding:.5rem 1rem}.box{border:1px solid #ccc;border-radius:6px;padding:.8rem;margin:1rem 0}
-.ok{color:#176b2c}.bad{color:#a11}small{color:#666}
+pre{white-space:pre-wrap;word-break:break-all}.ok{color:#176b2c}.bad{color:#a11}small{color:#666}
 </style>
 {{if .WidgetJS}}<script type="module" src="{{.WidgetJS}}"></script>{{end}}
 </head><body>
@@ -359,7 +375,7 @@ button{margin:.6rem .4rem 0 0;padding:.5rem 1rem}.box{border:1px solid #ccc;bord
   <label for="name">Name</label><input id="name" name="name" value="Ada" required>
   <label for="message">Message</label><textarea id="message" name="message">Hello!</textarea>
   {{if .WidgetJS}}
-  <div class="box"><trustcaptcha-component id="captcha" sitekey="{{.SiteKey}}" api-url="{{.APIURL}}" language="en"></trustcaptcha-component></div>
+  <div class="box"><trustcaptcha-component id="captcha" sitekey="{{.SiteKey}}" api-url="{{.APIURL}}" language="en"{{if .WidgetFailover}} failover-enabled="true"{{end}}></trustcaptcha-component></div>
   {{else}}
   <div class="box" id="demo-widget">
     <strong>Demo widget</strong> <small>(stands in for the real one; tokens come from the fake API)</small><br>

@@ -1,0 +1,243 @@
+package main
+
+// Browser end-to-end tests: headless Chromium (Debian's package) driven by
+// chromedp, every host name mapped to 127.0.0.1. They skip when Chromium (or,
+// for the real widget, npm) is missing, except under CI=true, where they fail.
+// Screenshots of each step go to $TMPDIR/trustcaptcha-e2e/.
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func inCI() bool { return os.Getenv("CI") != "" && os.Getenv("CI") != "false" }
+
+// need skips the test when a tool is missing, or fails it in CI.
+func need(t *testing.T, what, hint string) {
+	t.Helper()
+	if inCI() {
+		t.Fatalf("%s is missing under CI=true (%s)", what, hint)
+	}
+	t.Skipf("%s is not installed; browser test skipped (%s)", what, hint)
+}
+
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("CHROMIUM_PATH"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	need(t, "Chromium", "apt-get install chromium")
+	return ""
+}
+
+// browser starts a headless Chromium that resolves every host to 127.0.0.1.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("host-resolver-rules", "MAP * 127.0.0.1"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1000, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	require.NoError(t, chromedp.Do(ctx), "starting Chromium")
+	return ctx
+}
+
+var screenshotDir = sync.OnceValue(func() string {
+	dir := filepath.Join(os.TempDir(), "trustcaptcha-e2e")
+	_ = os.MkdirAll(dir, 0o755)
+	return dir
+})
+
+// shot saves a screenshot of the current page.
+func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	p := filepath.Join(screenshotDir(), strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()+"-"+name)+".png")
+	require.NoError(t, os.WriteFile(p, buf, 0o644))
+	t.Logf("screenshot: %s", p)
+}
+
+// serve starts the example app on 127.0.0.1 and returns its page URL on
+// "localhost" (a secure context, which the widget's proof-of-work needs).
+func serve(t *testing.T, cfg config) (string, *app) {
+	t.Helper()
+	if cfg.Failover == "" {
+		cfg.Failover = "closed"
+	}
+	if cfg.Threshold == 0 {
+		cfg.Threshold = 0.5
+	}
+	a, err := newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	srv := httptest.NewServer(a)
+	t.Cleanup(func() { srv.Close(); a.Close() })
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	return "http://localhost:" + port + "/contact", a
+}
+
+// tokenFilled waits until the form holds a verification token.
+func tokenFilled() chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](`(() => { const f = document.querySelector('#contact [name="tc-verification-token"]'); return !!(f && f.value); })()`,
+		chromedp.WithPollingTimeout(45*time.Second))
+}
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel))))
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	require.NoError(t, err)
+	return s
+}
+
+func TestBrowserDemoWidget(t *testing.T) {
+	ctx := browser(t)
+	page, _ := serve(t, config{})
+	cases := []struct {
+		as, want, reason string
+	}{
+		{"human", "Thanks, Ada!", ""},
+		{"bot", "rejected", "score-too-high"},
+		{"outage", "rejected", "captcha-unavailable"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.as, func(t *testing.T) {
+			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#demo-widget`))))
+			shot(t, ctx, "1-form")
+			require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#demo-widget button[data-as="`+tc.as+`"]`)), tokenFilled()))
+			shot(t, ctx, "2-token")
+			require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#send`))))
+			assert.Contains(t, text(t, ctx, `#result`), tc.want)
+			if tc.reason != "" {
+				assert.Equal(t, tc.reason, text(t, ctx, `#reason`))
+			}
+			shot(t, ctx, "3-result")
+		})
+	}
+	t.Run("JSON endpoint from page script", func(t *testing.T) {
+		for _, tc := range []struct{ as, want string }{{"human", `200 {"admittedByFailover":false,"score":0.1`}, {"bot", `400 {"type"`}} {
+			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#demo-widget`)),
+				chromedp.Click(chromedp.CSS(`#demo-widget button[data-as="`+tc.as+`"]`)), tokenFilled(),
+				chromedp.Click(chromedp.CSS(`#send-json`)),
+				chromedp.Poll[chromedp.Void](`document.getElementById('json-result').textContent.length > 0`, chromedp.WithPollingTimeout(20*time.Second))))
+			out := text(t, ctx, `#json-result`)
+			assert.True(t, strings.HasPrefix(out, tc.want), "got %q", out)
+			shot(t, ctx, "json-"+tc.as)
+		}
+	})
+}
+
+// widgetDir installs the real widget from the npm registry into e2e/ (with
+// its lockfile) unless it is there, and returns its folder.
+func widgetDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join("..", "e2e", "node_modules", "@trustcomponent", "trustcaptcha-frontend", "dist", "frontendlibrary")
+	if _, err := os.Stat(filepath.Join(dir, "frontendlibrary.esm.js")); err == nil {
+		return dir
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		need(t, "npm", "the real widget comes from the npm registry")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts")
+	cmd.Dir = filepath.Join("..", "e2e")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "npm ci: %s", out)
+	return dir
+}
+
+func TestBrowserRealWidget(t *testing.T) {
+	ctx := browser(t)
+	page, a := serve(t, config{WidgetDir: widgetDir(t)})
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`trustcaptcha-component`))))
+	shot(t, ctx, "1-form")
+	// Focusing a field starts the widget: it asks the fake for a challenge,
+	// solves the proof-of-work, and puts the token into the form.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#name`)), tokenFilled()))
+	shot(t, ctx, "2-solved")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#send`))))
+	assert.Contains(t, text(t, ctx, `#result`), "Thanks, Ada! Your message was accepted (bot score 0.10)")
+	shot(t, ctx, "3-accepted")
+
+	var created, solved bool
+	for _, r := range a.fake.Requests() {
+		created = created || (r.Method == http.MethodPost && r.Path == "/v2/verifications")
+		solved = solved || (r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/challenges"))
+	}
+	assert.True(t, created && solved, "the widget did not go through the fake's endpoints")
+}
+
+func TestBrowserRealWidgetFailoverToken(t *testing.T) {
+	dir := widgetDir(t)
+	// The browser cannot reach the API (a closed port); our server can.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	unreachable := "http://" + ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	for _, tc := range []struct {
+		policy, want, reason string
+	}{
+		{"closed", "rejected", "client-failover-unconfirmed"},
+		{"open", "rejected", "client-failover-unconfirmed"},
+		{"trust-client", "Thanks, Ada!", ""},
+	} {
+		t.Run(tc.policy, func(t *testing.T) {
+			ctx := browser(t)
+			page, _ := serve(t, config{WidgetDir: dir, WidgetAPIURL: unreachable, WidgetFailover: true, Failover: tc.policy})
+			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`trustcaptcha-component`)),
+				chromedp.Click(chromedp.CSS(`#name`)), tokenFilled()))
+			tok, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#contact [name="tc-verification-token"]').value`))
+			require.NoError(t, err)
+			assert.Contains(t, decodeB64(t, tok), `"clientFailover":true`, "the widget made its own failover token")
+			shot(t, ctx, "1-failover-token")
+			require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#send`))))
+			assert.Contains(t, text(t, ctx, `#result`), tc.want)
+			if tc.reason != "" {
+				assert.Equal(t, tc.reason, text(t, ctx, `#reason`))
+			} else {
+				assert.Contains(t, text(t, ctx, `#failover`), "accepted on failover")
+			}
+			shot(t, ctx, "2-result")
+		})
+	}
+}
+
+func decodeB64(t *testing.T, s string) string {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(s)
+	require.NoError(t, err)
+	return string(b)
+}
