@@ -240,7 +240,6 @@ func TestClientRejectsMalformedTokensWithoutARequest(t *testing.T) {
 		_, _ = io.WriteString(w, resultJSON(true, 0))
 	})
 	c := newClient(t, srv.URL)
-	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 	cases := map[string]string{
 		"path traversal ID":   b64(`{"verificationId":"../../admin"}`),
 		"ID with slash":       b64(`{"verificationId":"3f2b8c4e-9d1a-4b6c-8e7f-11223344556/"}`),
