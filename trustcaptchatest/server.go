@@ -32,6 +32,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/captchakit/trustcaptcha"
@@ -82,6 +83,7 @@ type Server struct {
 	limit      int
 	closed     chan struct{}
 	closeOnce  sync.Once
+	conns      atomic.Int64
 
 	mu       sync.Mutex
 	entries  map[string]*entry
@@ -145,7 +147,13 @@ func NewServer(opts ...Option) *Server {
 	mux.HandleFunc("GET /v2/verifications/{id}/results", s.serveResult)
 	mux.HandleFunc("POST /v2/verifications", s.serveCreate)
 	mux.HandleFunc("POST /v2/verifications/{id}/challenges", s.serveChallenge)
-	s.srv = httptest.NewServer(s.record(cors(mux)))
+	s.srv = httptest.NewUnstartedServer(s.record(cors(mux)))
+	s.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.srv.Start()
 	s.URL = s.srv.URL
 	return s
 }
@@ -288,6 +296,10 @@ func (s *Server) Requests() []Request {
 	defer s.mu.Unlock()
 	return append([]Request(nil), s.requests...)
 }
+
+// Connections returns how many TCP connections the Server has accepted: a
+// client that reuses its connections opens few.
+func (s *Server) Connections() int { return int(s.conns.Load()) }
 
 // Fetches returns how often the result of token was requested.
 func (s *Server) Fetches(token string) int {

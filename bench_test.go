@@ -1,0 +1,238 @@
+package trustcaptcha_test
+
+// Benchmarks. BENCHMARKS.md records the figures and the commands. Each
+// comparison runs its baseline and the candidate side by side as
+// sub-benchmarks of one benchmark, so one run gives the ratio.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/captchakit/trustcaptcha"
+	"github.com/captchakit/trustcaptcha/trustcaptchatest"
+)
+
+// discardWriter is a ResponseWriter that costs nothing.
+type discardWriter struct{ h http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (d *discardWriter) WriteHeader(int)             {}
+
+// memVerifier answers at once with a passing result: the middleware's own cost.
+var memResult = &trustcaptcha.Result{VerificationPassed: true, Score: 0.1}
+var memVerifier = trustcaptcha.VerifierFunc(func(context.Context, string) (*trustcaptcha.Result, error) { return memResult, nil })
+
+// serveLoop sends the same request (a fresh body each time) b.N times.
+func serveLoop(b *testing.B, h http.Handler, base *http.Request, body []byte) {
+	b.Helper()
+	w := &discardWriter{h: http.Header{}}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		r := *base
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.Form, r.PostForm, r.MultipartForm = nil, nil, nil
+		clear(w.h)
+		h.ServeHTTP(w, &r)
+	}
+}
+
+func newReq(ct string, body []byte) *http.Request {
+	r, _ := http.NewRequest(http.MethodPost, "http://shop.example/contact", bytes.NewReader(body))
+	r.Header.Set("Content-Type", ct)
+	r.ContentLength = int64(len(body))
+	return r
+}
+
+var sinkString string
+
+// BenchmarkMiddlewareForm: a urlencoded form POST to a handler that reads
+// two fields, bare and behind RequireCaptcha.
+func BenchmarkMiddlewareForm(b *testing.B) {
+	body := []byte(url.Values{"name": {"Ada Lovelace"}, "email": {"ada@example.com"}, "message": {strings.Repeat("Hello! ", 40)},
+		"tc-verification-token": {tokHuman}}.Encode())
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sinkString = r.FormValue("name") + r.FormValue("email")
+	})
+	base := newReq("application/x-www-form-urlencoded", body)
+	b.Run("impl=bare", func(b *testing.B) { serveLoop(b, handler, base, body) })
+	b.Run("impl=captcha", func(b *testing.B) {
+		serveLoop(b, trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: memVerifier})(handler), base, body)
+	})
+}
+
+// jsonBody is a JSON object of about n bytes with the token as its last member.
+func jsonBody(n int) []byte {
+	pad := n - len(`{"items":[],"tc-verification-token":""}`) - len(tokHuman)
+	var items []string
+	for pad > 0 {
+		s := strings.Repeat("x", min(pad, 60))
+		items = append(items, `"`+s+`"`)
+		pad -= len(s) + 3
+	}
+	return []byte(`{"items":[` + strings.Join(items, ",") + `],"tc-verification-token":"` + tokHuman + `"}`)
+}
+
+// BenchmarkMiddlewareJSON: a JSON POST of 1 KiB and 1 MiB to a handler that
+// reads the body ("bare-read"), to one that also decodes it ("bare-decode"),
+// and to that same decoding handler behind RequireCaptcha.
+func BenchmarkMiddlewareJSON(b *testing.B) {
+	read := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	})
+	decode := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var v struct {
+			Items []string `json:"items"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&v)
+	})
+	for _, size := range []struct {
+		name string
+		n    int
+	}{{"1KiB", 1 << 10}, {"1MiB", 1 << 20}} {
+		body := jsonBody(size.n)
+		base := newReq("application/json", body)
+		captcha := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: memVerifier, MaxBodyBytes: 2 << 20})
+		b.Run("size="+size.name+"/handler=read/impl=bare", func(b *testing.B) { serveLoop(b, read, base, body) })
+		b.Run("size="+size.name+"/handler=read/impl=captcha", func(b *testing.B) { serveLoop(b, captcha(read), base, body) })
+		b.Run("size="+size.name+"/handler=decode/impl=bare", func(b *testing.B) { serveLoop(b, decode, base, body) })
+		b.Run("size="+size.name+"/handler=decode/impl=captcha", func(b *testing.B) { serveLoop(b, captcha(decode), base, body) })
+	}
+}
+
+// BenchmarkMiddlewareHeader: the token in a header, no body.
+func BenchmarkMiddlewareHeader(b *testing.B) {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	base := newReq("", nil)
+	base.Header.Del("Content-Type")
+	base.Header.Set("X-TC-Verification-Token", tokHuman)
+	b.Run("impl=bare", func(b *testing.B) { serveLoop(b, handler, base, nil) })
+	b.Run("impl=captcha", func(b *testing.B) {
+		serveLoop(b, trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: memVerifier})(handler), base, nil)
+	})
+}
+
+// BenchmarkClientVerify: one verification through Client against the fake
+// API on loopback, next to the floor: a raw keep-alive http.Client GET of
+// the same URL with the same headers that reads the body. Reports the
+// connections the server accepted per 1,000 calls.
+func BenchmarkClientVerify(b *testing.B) {
+	api := trustcaptchatest.NewServer()
+	defer api.Close()
+	tok := api.Human()
+	parsed, _ := trustcaptcha.ParseToken(tok)
+	u := api.URL + "/v2/verifications/" + parsed.VerificationID + "/results"
+
+	b.Run("impl=raw-http-get", func(b *testing.B) {
+		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		defer hc.CloseIdleConnections()
+		conns0 := api.Connections()
+		b.ReportAllocs()
+		for b.Loop() {
+			req, _ := http.NewRequest(http.MethodGet, u, nil)
+			req.Header.Set("Authorization", "Bearer "+api.APIKey())
+			resp, err := hc.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		b.ReportMetric(float64(api.Connections()-conns0)*1000/float64(b.N), "conns/1000")
+	})
+	b.Run("impl=client-verify", func(b *testing.B) {
+		c := api.Client()
+		defer c.CloseIdleConnections()
+		conns0 := api.Connections()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Verify(context.Background(), tok); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(api.Connections()-conns0)*1000/float64(b.N), "conns/1000")
+	})
+}
+
+// BenchmarkFullStackParallel: RequireCaptcha + Client + the fake API on
+// loopback, requests from GOMAXPROCS goroutines.
+func BenchmarkFullStackParallel(b *testing.B) {
+	api := trustcaptchatest.NewServer()
+	defer api.Close()
+	tok := api.Human()
+	c := api.Client()
+	defer c.CloseIdleConnections()
+	var rejected atomic.Int64
+	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: c, ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+		rejected.Add(1)
+	}})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	body := []byte(url.Values{"name": {"Ada"}, "tc-verification-token": {tok}}.Encode())
+	base := newReq("application/x-www-form-urlencoded", body)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		w := &discardWriter{h: http.Header{}}
+		for pb.Next() {
+			r := *base
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			h.ServeHTTP(w, &r)
+		}
+	})
+	if rejected.Load() > 0 {
+		b.Fatalf("%d requests rejected", rejected.Load())
+	}
+}
+
+// BenchmarkOutage: what one request costs while the API is blackholed (a
+// listener that never accepts), with FailOpen: before the breaker opens
+// every request waits for the client's timeout (100 ms here); after, the
+// breaker answers at once. Reports p50 and p99 of the added latency.
+func BenchmarkOutage(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	host := "http://" + ln.Addr().String()
+	for _, tc := range []struct {
+		name string
+		opts []trustcaptcha.ClientOption
+	}{
+		{"breaker=closed", []trustcaptcha.ClientOption{trustcaptcha.WithBreaker(0, 0)}},
+		{"breaker=open", []trustcaptcha.ClientOption{trustcaptcha.WithBreaker(1, time.Hour)}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			c, err := trustcaptcha.NewClient("k", append([]trustcaptcha.ClientOption{trustcaptcha.WithAPIHost(host), trustcaptcha.WithTimeout(100 * time.Millisecond)}, tc.opts...)...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.CloseIdleConnections()
+			h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: c, Failover: trustcaptcha.FailOpen})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+			base := newReq("", nil)
+			base.Header.Set("X-TC-Verification-Token", tokHuman)
+			w := &discardWriter{h: http.Header{}}
+			h.ServeHTTP(w, base) // opens the breaker where there is one
+			var lat []time.Duration
+			b.ReportAllocs()
+			for b.Loop() {
+				start := time.Now()
+				h.ServeHTTP(w, base)
+				lat = append(lat, time.Since(start))
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+		})
+	}
+}
