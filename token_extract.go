@@ -33,7 +33,7 @@ func (m *middleware) extractToken(w http.ResponseWriter, r *http.Request) (strin
 	if ct == "" {
 		return "", fmt.Errorf("%w: body without Content-Type", ErrTokenMissing)
 	}
-	mt, params, err := mime.ParseMediaType(ct)
+	mt, params, err := mediaType(ct)
 	if err != nil {
 		return "", fmt.Errorf("%w: unreadable Content-Type", ErrTokenMissing)
 	}
@@ -46,12 +46,28 @@ func (m *middleware) extractToken(w http.ResponseWriter, r *http.Request) (strin
 	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
 		from = m.fromJSON
 	default:
-		return "", fmt.Errorf("%w: Content-Type %s carries no token", ErrTokenMissing, mt)
+		return "", fmt.Errorf("%w: Content-Type %s carries no token", ErrTokenMissing, truncate(mt, 60))
 	}
 	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		return "", fmt.Errorf("%w: Content-Encoding %q is not supported", ErrTokenMissing, truncate(ce, 20))
 	}
 	return from(w, r, params)
+}
+
+// mediaType returns the lower-cased media type of a Content-Type value. Only
+// multipart needs its parameters (the boundary), so only multipart pays for
+// mime.ParseMediaType's full parse; the others just need a well-formed type.
+func mediaType(ct string) (string, map[string]string, error) {
+	mt, _, _ := strings.Cut(ct, ";") // parameters (charset) do not matter for forms and JSON
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	if strings.HasPrefix(mt, "multipart/") {
+		return mime.ParseMediaType(ct)
+	}
+	typ, sub, ok := strings.Cut(mt, "/")
+	if !ok || typ == "" || sub == "" || strings.ContainsAny(mt, " \t\"(),:<>@[\\]?={}") {
+		return "", nil, errors.New("malformed media type")
+	}
+	return mt, nil, nil
 }
 
 // single returns the one token among vals (all equal after trimming), "" if
@@ -72,24 +88,35 @@ func single(vals []string, where string) (string, error) {
 }
 
 // readBody reads all of r.Body, at most limit bytes (ErrBodyTooLarge past
-// that; the server then closes the connection instead of draining it).
+// that; the server then closes the connection instead of draining it). A
+// known Content-Length sizes the buffer once: one allocation, no copies.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, fmt.Errorf("%w: Content-Length %d over the %d-byte limit", ErrBodyTooLarge, r.ContentLength, limit)
 	}
-	var buf bytes.Buffer
+	body := http.MaxBytesReader(w, r.Body, limit)
+	size := int64(512)
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+		size = r.ContentLength + 1 // room to see EOF without growing
 	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, fmt.Errorf("%w: over the %d-byte limit", ErrBodyTooLarge, limit)
+	buf := make([]byte, 0, size)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
 		}
-		return nil, fmt.Errorf("%w: reading the body failed", ErrTokenMissing)
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				return nil, fmt.Errorf("%w: over the %d-byte limit", ErrBodyTooLarge, limit)
+			}
+			return nil, fmt.Errorf("%w: reading the body failed", ErrTokenMissing)
+		}
 	}
-	return buf.Bytes(), nil
 }
 
 func (m *middleware) fromURLEncoded(w http.ResponseWriter, r *http.Request, _ map[string]string) (string, error) {
@@ -152,94 +179,31 @@ func (m *middleware) fromJSON(w http.ResponseWriter, r *http.Request, _ map[stri
 // that is missing, empty or not a string, is ErrTokenMissing; the member given
 // twice with different values is ErrTokenInvalid.
 func jsonToken(body []byte, field string) (string, error) {
-	if !json.Valid(body) {
+	isObject, found, err := scanJSON(body, field)
+	switch {
+	case err != nil:
 		return "", fmt.Errorf("%w: body is not valid JSON", ErrTokenMissing)
-	}
-	i := skipSpace(body, 0)
-	if body[i] != '{' {
+	case !isObject:
 		return "", fmt.Errorf("%w: JSON body is not an object", ErrTokenMissing)
 	}
-	tok, found := "", false
-	i = skipSpace(body, i+1)
-	for body[i] != '}' {
-		// body is valid JSON, so a key string, a colon and a value follow.
-		end := stringEnd(body, i)
-		match := jsonStringEquals(body[i:end], field)
-		i = skipSpace(body, end)
-		i = skipSpace(body, i+1) // the colon
-		vend := valueEnd(body, i)
-		if match {
-			if body[i] != '"' {
-				return "", fmt.Errorf("%w: JSON member %q is not a string", ErrTokenMissing, field)
-			}
-			v, err := jsonString(body[i:vend])
-			if err != nil {
-				return "", fmt.Errorf("%w: JSON member %q is not a string", ErrTokenMissing, field)
-			}
-			if found && v != tok {
-				return "", fmt.Errorf("%w: two different tokens in the JSON body", ErrTokenInvalid)
-			}
-			tok, found = v, true
+	tok := ""
+	for i, m := range found {
+		if !m.isString {
+			return "", fmt.Errorf("%w: JSON member %q is not a string", ErrTokenMissing, field)
 		}
-		i = skipSpace(body, vend)
-		if body[i] == ',' {
-			i = skipSpace(body, i+1)
+		v, err := jsonString(m.raw)
+		if err != nil {
+			return "", fmt.Errorf("%w: JSON member %q is not a string", ErrTokenMissing, field)
 		}
+		if i > 0 && v != tok {
+			return "", fmt.Errorf("%w: two different tokens in the JSON body", ErrTokenInvalid)
+		}
+		tok = v
 	}
 	if tok == "" {
 		return "", fmt.Errorf("%w: no string member %q at the top of the JSON object", ErrTokenMissing, field)
 	}
 	return tok, nil
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// stringEnd returns the index just past the JSON string that starts at b[i].
-func stringEnd(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return len(b)
-}
-
-// valueEnd returns the index just past the JSON value that starts at b[i],
-// for valid JSON.
-func valueEnd(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return stringEnd(b, i)
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				i = stringEnd(b, i) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-		}
-		return len(b)
-	default: // number, true, false, null
-		for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
-			i++
-		}
-		return i
-	}
 }
 
 // jsonStringEquals reports whether the JSON string literal lit decodes to s.
