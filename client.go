@@ -53,7 +53,12 @@ type Client struct {
 	timeout   time.Duration
 	userAgent string
 	breaker   *breaker
+
+	// Header values, made once: the transport only reads them.
+	authHeader, uaHeader []string
 }
+
+var acceptJSON = []string{"application/json"}
 
 // ClientOption configures a Client in NewClient.
 type ClientOption func(*clientConfig) error
@@ -201,6 +206,7 @@ func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
 		timeout:   cfg.timeout,
 		userAgent: userAgent(),
 	}
+	c.authHeader, c.uaHeader = []string{"Bearer " + apiKey}, []string{c.userAgent}
 	if cfg.breakerFailures > 0 {
 		c.breaker = &breaker{threshold: cfg.breakerFailures, cooldown: cfg.breakerCooldown, now: cfg.now}
 	}
@@ -286,9 +292,7 @@ func (c *Client) fetch(parent context.Context, tok Token) (*Result, outcome, err
 		if err != nil { // cannot happen: base and ID were validated
 			return nil, outcomeNeutral, fmt.Errorf("%w: building request", ErrUnexpectedResponse)
 		}
-		req.Header.Set("Authorization", "Bearer "+c.apiKey)
-		req.Header.Set("User-Agent", c.userAgent)
-		req.Header.Set("Accept", "application/json")
+		req.Header = http.Header{"Authorization": c.authHeader, "User-Agent": c.uaHeader, "Accept": acceptJSON}
 		resp, err := c.hc.Do(req)
 		if err != nil {
 			if perr := parent.Err(); perr != nil {
@@ -336,7 +340,7 @@ func (c *Client) handle(resp *http.Response, tok Token, ctx, parent context.Cont
 	default:
 		return status(ErrUnexpectedResponse)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResultBytes+1))
+	body, err := readCapped(resp.Body, resp.ContentLength, maxResultBytes)
 	if err != nil {
 		if perr := parent.Err(); perr != nil {
 			return nil, outcomeNeutral, fmt.Errorf("trustcaptcha: verification abandoned: %w", perr)
@@ -354,6 +358,30 @@ func (c *Client) handle(resp *http.Response, tok Token, ctx, parent context.Cont
 		return nil, outcomeSuccess, fmt.Errorf("%w: result is for another verification", ErrUnexpectedResponse)
 	}
 	return &res, outcomeSuccess, nil
+}
+
+// readCapped reads r to its end but at most limit+1 bytes, in a buffer
+// sized from the announced length when there is one.
+func readCapped(r io.Reader, announced, limit int64) ([]byte, error) {
+	size := int64(2048)
+	if announced > 0 {
+		size = min(announced, limit) + 1
+	}
+	buf := make([]byte, 0, size)
+	lr := io.LimitReader(r, limit+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // neverSent reports whether err happened before a connection to the API

@@ -10,9 +10,10 @@ const maxJSONDepth = 10000
 
 var errJSONSyntax = errors.New("invalid JSON")
 
-// topMember is one member of the top-level object whose key is the field
-// looked for: the raw value and whether it is a string.
+// topMember is one member of the top-level object: its raw key (a JSON
+// string literal), its raw value and whether that value is a string.
 type topMember struct {
+	key      []byte
 	raw      []byte
 	isString bool
 }
@@ -24,14 +25,24 @@ type topMember struct {
 type jsonScanner struct {
 	b     []byte
 	i     int
-	field string
+	field string // collect the top-level members with this key
+	all   bool   // collect every top-level member
 	found []topMember
 }
 
 // scanJSON reports whether b is one valid JSON value, whether that value is
 // an object, and the top-level members named field.
 func scanJSON(b []byte, field string) (isObject bool, found []topMember, err error) {
-	s := jsonScanner{b: b, field: field}
+	return scan(jsonScanner{b: b, field: field})
+}
+
+// scanMembers is scanJSON collecting every top-level member.
+func scanMembers(b []byte) (isObject bool, found []topMember, err error) {
+	return scan(jsonScanner{b: b, all: true, found: make([]topMember, 0, 24)})
+}
+
+func scan(s jsonScanner) (isObject bool, found []topMember, err error) {
+	b := s.b
 	s.space()
 	isObject = s.i < len(b) && b[s.i] == '{'
 	if err := s.value(0); err != nil {
@@ -109,8 +120,8 @@ func (s *jsonScanner) object(depth int) error {
 		if err := s.value(depth); err != nil {
 			return err
 		}
-		if depth == 1 && jsonStringEquals(key, s.field) {
-			s.found = append(s.found, topMember{raw: s.b[vstart:s.i], isString: s.b[vstart] == '"'})
+		if depth == 1 && (s.all || jsonStringEquals(key, s.field)) {
+			s.found = append(s.found, topMember{key: key, raw: s.b[vstart:s.i], isString: s.b[vstart] == '"'})
 		}
 		s.space()
 		if s.i >= len(s.b) {

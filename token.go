@@ -1,7 +1,6 @@
 package trustcaptcha
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -43,29 +42,40 @@ func ParseToken(token string) (Token, error) {
 	if err != nil || strings.ContainsAny(token, "\r\n") {
 		return Token{}, fmt.Errorf("%w: not standard base64", ErrTokenInvalid)
 	}
-	var w struct {
-		VerificationID *string          `json:"verificationId"`
-		ClientFailover *bool            `json:"clientFailover"`
-		ExpiresAt      *json.RawMessage `json:"expiresAt"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&w); err != nil || dec.More() {
+	isObject, members, err := scanMembers(raw)
+	if err != nil || !isObject {
 		return Token{}, fmt.Errorf("%w: not a JSON object of the token format", ErrTokenInvalid)
 	}
-	if w.VerificationID == nil || !isUUID(*w.VerificationID) {
-		return Token{}, fmt.Errorf("%w: verificationId is not a UUID", ErrTokenInvalid)
-	}
-	t := Token{VerificationID: strings.ToLower(*w.VerificationID)}
-	if w.ClientFailover != nil {
-		t.ClientFailover = *w.ClientFailover
-	}
-	if w.ExpiresAt != nil {
-		var s string
-		if json.Unmarshal(*w.ExpiresAt, &s) == nil {
-			// Informational only; an unreadable expiresAt is ignored as the SDKs do.
-			t.ExpiresAt, _ = parseTimestamp(s)
+	var t Token
+	var id, expires string
+	for _, m := range members {
+		key, err := jsonString(m.key)
+		if err != nil {
+			return Token{}, fmt.Errorf("%w: not a JSON object of the token format", ErrTokenInvalid)
+		}
+		null := string(m.raw) == "null"
+		switch key {
+		case "verificationId":
+			if !str(m, null, &id) || null {
+				id = ""
+			}
+		case "clientFailover":
+			if null {
+				t.ClientFailover = false
+			} else if !boolean(m, false, &t.ClientFailover) {
+				return Token{}, fmt.Errorf("%w: clientFailover is not a boolean", ErrTokenInvalid)
+			}
+		case "expiresAt":
+			if m.isString { // informational only; anything else is ignored, as the SDKs do
+				_ = str(m, false, &expires)
+			}
 		}
 	}
+	if !isUUID(id) {
+		return Token{}, fmt.Errorf("%w: verificationId is not a UUID", ErrTokenInvalid)
+	}
+	t.VerificationID = strings.ToLower(id)
+	t.ExpiresAt, _ = parseTimestamp(expires)
 	return t, nil
 }
 

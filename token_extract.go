@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // extractToken finds the verification token in r: the header first, then the
@@ -215,9 +216,10 @@ func jsonStringEquals(lit []byte, s string) bool {
 	return err == nil && v == s
 }
 
-// jsonString decodes a JSON string literal.
+// jsonString decodes a JSON string literal (as encoding/json would, invalid
+// UTF-8 included).
 func jsonString(lit []byte) (string, error) {
-	if bytes.IndexByte(lit, '\\') < 0 && len(lit) >= 2 {
+	if len(lit) >= 2 && bytes.IndexByte(lit, '\\') < 0 && utf8.Valid(lit) {
 		return string(lit[1 : len(lit)-1]), nil
 	}
 	var v string

@@ -290,7 +290,12 @@ func (s *Server) with(token string, f func(*entry)) {
 	f(e)
 }
 
-// Requests returns a copy of every request the Server received, in order.
+// maxRequestLog bounds the request log, so a long benchmark or soak test
+// against the fake does not grow without end.
+const maxRequestLog = 100_000
+
+// Requests returns a copy of the requests the Server received, in order: all
+// of them, or past 100,000 the most recent ones (at least 50,000).
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -325,6 +330,10 @@ func (s *Server) record(h http.Handler) http.Handler {
 			}
 		}
 		s.mu.Lock()
+		if len(s.requests) == maxRequestLog {
+			// Keep the newest: drop the oldest half at once.
+			s.requests = append(s.requests[:0], s.requests[maxRequestLog/2:]...)
+		}
 		s.requests = append(s.requests, req)
 		s.mu.Unlock()
 		h.ServeHTTP(w, r)
