@@ -49,12 +49,12 @@ func ParseToken(token string) (Token, error) {
 	var t Token
 	var id, expires string
 	for _, m := range members {
-		key, err := jsonString(m.key)
+		key, err := memberName(m)
 		if err != nil {
 			return Token{}, fmt.Errorf("%w: not a JSON object of the token format", ErrTokenInvalid)
 		}
 		null := string(m.raw) == "null"
-		switch key {
+		switch string(key) {
 		case "verificationId":
 			if !str(m, null, &id) || null {
 				id = ""

@@ -1,6 +1,7 @@
 package trustcaptcha
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Verifier fetches the verification result for a token. *Client is the
@@ -131,13 +133,13 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 	var out Result
 	var haveID, havePassed, haveScore bool
 	for _, m := range members {
-		key, err := jsonString(m.key)
+		key, err := memberName(m)
 		if err != nil {
 			return fmt.Errorf("result: invalid member name")
 		}
 		null := len(m.raw) == 4 && string(m.raw) == "null"
 		var ok bool
-		switch key {
+		switch string(key) { // no allocation
 		case "captchaId":
 			ok = str(m, null, &out.CaptchaID)
 		case "verificationId":
@@ -182,7 +184,7 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 			ok = true
 		}
 		if !ok {
-			return fmt.Errorf("result: member %q has the wrong type or value", truncate(key, 40))
+			return fmt.Errorf("result: member %q has the wrong type or value", truncate(string(key), 40))
 		}
 	}
 	switch {
@@ -197,6 +199,17 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 	}
 	*r = out
 	return nil
+}
+
+// memberName returns a member's decoded name, without allocating when the
+// name has no escapes (the API's never do).
+func memberName(m topMember) ([]byte, error) {
+	lit := m.key
+	if bytes.IndexByte(lit, '\\') < 0 && utf8.Valid(lit) {
+		return lit[1 : len(lit)-1], nil
+	}
+	k, err := jsonString(lit)
+	return []byte(k), err
 }
 
 // str decodes a string member; null leaves dst as it is.
