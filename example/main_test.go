@@ -1,0 +1,84 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The example without a browser: the demo endpoints, the form and the JSON
+// route, under each failover setting.
+func TestExampleDemoMode(t *testing.T) {
+	for _, tc := range []struct {
+		failover   string
+		outageCode int
+	}{{"closed", 400}, {"open", 200}, {"limited", 200}, {"trust-client", 200}} {
+		t.Run(tc.failover, func(t *testing.T) {
+			a, err := newApp(config{Threshold: 0.5, Failover: tc.failover}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			require.NoError(t, err)
+			t.Cleanup(a.Close)
+			srv := httptest.NewServer(a)
+			t.Cleanup(srv.Close)
+
+			token := func(as string) string {
+				resp, err := http.Get(srv.URL + "/demo/token?as=" + as)
+				require.NoError(t, err)
+				defer resp.Body.Close()
+				var out struct{ Token string }
+				require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+				return out.Token
+			}
+			postForm := func(tok string) (int, string) {
+				req, _ := http.NewRequest(http.MethodPost, srv.URL+"/contact", strings.NewReader(url.Values{"name": {"Ada"}, "tc-verification-token": {tok}}.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("Accept", "text/html")
+				resp, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode, string(b)
+			}
+
+			resp, err := http.Get(srv.URL + "/contact")
+			require.NoError(t, err)
+			resp.Body.Close()
+			assert.Equal(t, 200, resp.StatusCode)
+
+			code, body := postForm(token("human"))
+			assert.Equal(t, 200, code)
+			assert.Contains(t, body, "Thanks, Ada!")
+			code, body = postForm(token("bot"))
+			assert.Equal(t, 400, code)
+			assert.Contains(t, body, "score-too-high")
+			code, body = postForm(token("outage"))
+			assert.Equal(t, tc.outageCode, code)
+			if code == 400 {
+				assert.Contains(t, body, "captcha-unavailable")
+			} else {
+				assert.Contains(t, body, "accepted on failover")
+			}
+
+			resp, err = http.Post(srv.URL+"/api/subscribe", "application/json", strings.NewReader(`{"email":"ada@example.com","tc-verification-token":"`+token("human")+`"}`))
+			require.NoError(t, err)
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			assert.Equal(t, 200, resp.StatusCode)
+			assert.JSONEq(t, `{"subscribed":"ada@example.com","admittedByFailover":false,"score":0.1}`, string(b))
+		})
+	}
+}
+
+func TestExampleRejectsBadSettings(t *testing.T) {
+	for _, cfg := range []config{{Failover: "sometimes"}, {Threshold: 2}, {APIKey: "k"}} {
+		_, err := newApp(cfg, slog.Default())
+		assert.Error(t, err, "%+v", cfg)
+	}
+}
