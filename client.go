@@ -367,13 +367,18 @@ func readCapped(r io.Reader, announced, limit int64) ([]byte, error) {
 	if announced > 0 {
 		size = min(announced, limit) + 1
 	}
+	return readAllSized(io.LimitReader(r, limit+1), size)
+}
+
+// readAllSized is io.ReadAll starting from a buffer of size bytes: with the
+// right size hint (the length plus one, to see EOF) one allocation, no copy.
+func readAllSized(r io.Reader, size int64) ([]byte, error) {
 	buf := make([]byte, 0, size)
-	lr := io.LimitReader(r, limit+1)
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}
-		n, err := lr.Read(buf[len(buf):cap(buf)])
+		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
 			return buf, nil

@@ -96,7 +96,7 @@ func FuzzResultDecoderMatchesEncodingJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if caseVariant(data) {
-			t.Skip()
+			return // encoding/json's case folding is deliberately not copied
 		}
 		var ours Result
 		errOurs := ours.UnmarshalJSON(data)

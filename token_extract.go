@@ -95,29 +95,19 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	if r.ContentLength > limit {
 		return nil, fmt.Errorf("%w: Content-Length %d over the %d-byte limit", ErrBodyTooLarge, r.ContentLength, limit)
 	}
-	body := http.MaxBytesReader(w, r.Body, limit)
 	size := int64(512)
 	if r.ContentLength > 0 {
 		size = r.ContentLength + 1 // room to see EOF without growing
 	}
-	buf := make([]byte, 0, size)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+	buf, err := readAllSized(http.MaxBytesReader(w, r.Body, limit), size)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, fmt.Errorf("%w: over the %d-byte limit", ErrBodyTooLarge, limit)
 		}
-		n, err := body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				return nil, fmt.Errorf("%w: over the %d-byte limit", ErrBodyTooLarge, limit)
-			}
-			return nil, fmt.Errorf("%w: reading the body failed", ErrTokenMissing)
-		}
+		return nil, fmt.Errorf("%w: reading the body failed", ErrTokenMissing)
 	}
+	return buf, nil
 }
 
 func (m *middleware) fromURLEncoded(w http.ResponseWriter, r *http.Request, _ map[string]string) (string, error) {
