@@ -59,7 +59,7 @@ type Options struct {
 
 	// MaxMultipartBytes caps a whole multipart/form-data body, files
 	// included; larger bodies get 413. Zero means DefaultMaxMultipartBytes
-	// (32 MiB). Negative panics.
+	// (32 MiB); a value below MaxBodyBytes is raised to it. Negative panics.
 	MaxMultipartBytes int64
 
 	// TokenField is the form field and top-level JSON member that carries the

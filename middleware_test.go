@@ -896,3 +896,82 @@ func TestConcurrentRequests(t *testing.T) {
 	assert.Equal(t, int64(250), admitted.Load())
 	assert.Equal(t, int64(250), rejected.Load())
 }
+
+// A blackholed API through the whole stack: each request waits for the
+// client's timeout until the breaker opens, then the failover policy decides
+// at once; the handler is told it admitted on failover throughout.
+func TestOutageThroughTheMiddleware(t *testing.T) {
+	t.Parallel()
+	c := newClient(t, blackhole(t), trustcaptcha.WithTimeout(100*time.Millisecond), trustcaptcha.WithBreaker(3, time.Hour))
+	var decisions []trustcaptcha.Decision
+	var s seen
+	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: c, Failover: trustcaptcha.FailOpen,
+		OnDecision: func(_ *http.Request, d trustcaptcha.Decision) { decisions = append(decisions, d) }})(probe(&s))
+	for range 6 {
+		s = seen{}
+		r := httptest.NewRequest(http.MethodPost, "/contact", nil)
+		r.Header.Set("X-TC-Verification-Token", tokHuman)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		require.Equal(t, 204, rec.Code)
+		assert.True(t, s.failover)
+	}
+	require.Len(t, decisions, 6)
+	for i, d := range decisions {
+		assert.Equal(t, "server-unreachable", d.Reason)
+		assert.True(t, d.Failover)
+		assert.Equal(t, i >= 3, errors.Is(d.Err, trustcaptcha.ErrBreakerOpen), "request %d", i)
+		if i < 3 {
+			assert.ErrorIs(t, d.Err, context.DeadlineExceeded, "request %d waited for the timeout", i)
+		}
+	}
+}
+
+// The reason codes are a contract: each sentinel maps to its code, its
+// status and the code a client sees.
+func TestReasonCodes(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		err            error
+		reason, public string
+		status         int
+	}{
+		{nil, "passed", "passed", 400},
+		{trustcaptcha.ErrTokenMissing, "token-missing", "token-missing", 400},
+		{trustcaptcha.ErrTokenInvalid, "token-invalid", "token-invalid", 400},
+		{trustcaptcha.ErrAPIKeyInvalid, "api-key-invalid", "captcha-unavailable", 400},
+		{trustcaptcha.ErrVerificationNotFound, "verification-not-found", "verification-not-found", 400},
+		{trustcaptcha.ErrVerificationNotFinished, "verification-not-finished", "verification-not-finished", 400},
+		{trustcaptcha.ErrResultExpired, "result-expired", "result-expired", 400},
+		{trustcaptcha.ErrRetrievalLimitReached, "retrieval-limit-reached", "retrieval-limit-reached", 400},
+		{trustcaptcha.ErrClientReportedFailover, "client-failover-unconfirmed", "client-failover-unconfirmed", 400},
+		{trustcaptcha.ErrServerUnreachable, "server-unreachable", "captcha-unavailable", 400},
+		{fmt.Errorf("%w: %w", trustcaptcha.ErrServerUnreachable, trustcaptcha.ErrBreakerOpen), "server-unreachable", "captcha-unavailable", 400},
+		{fmt.Errorf("%w: %w", trustcaptcha.ErrFailoverLimitReached, trustcaptcha.ErrServerUnreachable), "failover-limit-reached", "captcha-unavailable", 400},
+		{trustcaptcha.ErrUnexpectedResponse, "unexpected-response", "captcha-unavailable", 400},
+		{trustcaptcha.ErrVerificationFailed, "verification-failed", "verification-failed", 400},
+		{trustcaptcha.ErrScoreTooHigh, "score-too-high", "score-too-high", 400},
+		{fmt.Errorf("wrapped: %w", trustcaptcha.ErrBodyTooLarge), "body-too-large", "body-too-large", 413},
+		{trustcaptcha.ErrOriginNotAllowed, "origin-not-allowed", "origin-not-allowed", 400},
+		{trustcaptcha.ErrIPMismatch, "ip-mismatch", "ip-mismatch", 400},
+		{context.Canceled, "request-canceled", "request-canceled", 400},
+		{errors.New("something else"), "unknown", "captcha-unavailable", 400},
+	}
+	for _, tc := range cases {
+		assert.Equal(t, tc.reason, trustcaptcha.Reason(tc.err), "%v", tc.err)
+		assert.Equal(t, tc.public, trustcaptcha.PublicReason(tc.err), "%v", tc.err)
+		assert.Equal(t, tc.status, trustcaptcha.StatusCode(tc.err), "%v", tc.err)
+		if tc.err == nil {
+			continue
+		}
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.Header.Set("Accept", "application/json")
+		trustcaptcha.DefaultErrorHandler(rec, r, tc.err)
+		p := problem(t, rec)
+		assert.Equal(t, tc.public, p.Reason)
+		assert.Equal(t, tc.status, rec.Code)
+		assert.NotEmpty(t, p.Detail)
+		assert.NotContains(t, rec.Body.String(), "something else")
+	}
+}
