@@ -19,7 +19,9 @@ import (
 // string. The next handler sees the same request it would have seen without
 // us: a JSON or urlencoded body is restored byte for byte in r.Body, a
 // urlencoded form is also left parsed in r.PostForm (r.ParseForm then fills
-// r.Form as usual), a multipart form is left parsed in r.MultipartForm.
+// r.Form as usual), a multipart form is left parsed in r.MultipartForm (so
+// r.MultipartReader is no longer available: streaming handlers should get the
+// token in the header, which leaves the body untouched).
 func (m *middleware) extractToken(w http.ResponseWriter, r *http.Request) (string, error) {
 	if vals := r.Header.Values(m.tokenHeader); len(vals) > 0 {
 		tok, err := single(vals, "header")
