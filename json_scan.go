@@ -123,19 +123,8 @@ func (s *jsonScanner) object(depth int) error {
 		if depth == 1 && (s.all || jsonStringEquals(key, s.field)) {
 			s.found = append(s.found, topMember{key: key, raw: s.b[vstart:s.i], isString: s.b[vstart] == '"'})
 		}
-		s.space()
-		if s.i >= len(s.b) {
-			return errJSONSyntax
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-			s.space()
-		case '}':
-			s.i++
-			return nil
-		default:
-			return errJSONSyntax
+		if done, err := s.next('}'); done || err != nil {
+			return err
 		}
 	}
 }
@@ -154,21 +143,29 @@ func (s *jsonScanner) array(depth int) error {
 		if err := s.value(depth); err != nil {
 			return err
 		}
-		s.space()
-		if s.i >= len(s.b) {
-			return errJSONSyntax
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-			s.space()
-		case ']':
-			s.i++
-			return nil
-		default:
-			return errJSONSyntax
+		if done, err := s.next(']'); done || err != nil {
+			return err
 		}
 	}
+}
+
+// next consumes what follows a member or an element: a comma (more comes)
+// or the container's closing byte (done).
+func (s *jsonScanner) next(closing byte) (done bool, err error) {
+	s.space()
+	if s.i >= len(s.b) {
+		return false, errJSONSyntax
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		s.space()
+		return false, nil
+	case closing:
+		s.i++
+		return true, nil
+	}
+	return false, errJSONSyntax
 }
 
 const (
