@@ -60,6 +60,26 @@ func fuzzHandler(body *[]byte, ran *bool) http.Handler {
 		}))
 }
 
+// admitted checks the middleware's answer: 204 with the handler run, or
+// 400/413 without it; anything else fails. It reports whether it was 204.
+func admitted(t *testing.T, code int, ran bool) bool {
+	t.Helper()
+	switch code {
+	case 204:
+		if !ran {
+			t.Fatalf("204 without the handler")
+		}
+		return true
+	case 400, 413:
+		if ran {
+			t.Fatalf("the handler ran on %d", code)
+		}
+		return false
+	}
+	t.Fatalf("status %d", code)
+	return false
+}
+
 // FuzzExtractJSON: for any JSON body the middleware answers 204, 400 or 413,
 // never panics, calls the handler only with a human's token found as a
 // top-level string member, and hands the body on byte for byte.
@@ -81,25 +101,19 @@ func FuzzExtractJSON(f *testing.F) {
 		r.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		fuzzHandler(&seenBody, &ran).ServeHTTP(rec, r)
-		switch rec.Code {
-		case 204:
-			if !ran || !bytes.Equal(seenBody, in) {
-				t.Fatalf("the handler did not get the body unchanged")
-			}
-			var top map[string]json.RawMessage
-			if err := json.Unmarshal(in, &top); err != nil {
-				t.Fatalf("admitted a body that is not a JSON object: %v", err)
-			}
-			var tok string
-			if json.Unmarshal(top["tc-verification-token"], &tok) != nil || tok != tokHuman && tok != tokEdge {
-				t.Fatalf("admitted without a passing top-level token")
-			}
-		case 400, 413:
-			if ran {
-				t.Fatalf("the handler ran on %d", rec.Code)
-			}
-		default:
-			t.Fatalf("status %d", rec.Code)
+		if !admitted(t, rec.Code, ran) {
+			return
+		}
+		if !bytes.Equal(seenBody, in) {
+			t.Fatalf("the handler did not get the body unchanged")
+		}
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal(in, &top); err != nil {
+			t.Fatalf("admitted a body that is not a JSON object: %v", err)
+		}
+		var tok string
+		if json.Unmarshal(top["tc-verification-token"], &tok) != nil || tok != tokHuman && tok != tokEdge {
+			t.Fatalf("admitted without a passing top-level token")
 		}
 	})
 }
@@ -125,20 +139,8 @@ func FuzzExtractForm(f *testing.F) {
 		}
 		rec := httptest.NewRecorder()
 		fuzzHandler(&seenBody, &ran).ServeHTTP(rec, r)
-		switch rec.Code {
-		case 204:
-			if !ran {
-				t.Fatalf("204 without the handler")
-			}
-			if !multi && !bytes.Equal(seenBody, in) {
-				t.Fatalf("the urlencoded body changed")
-			}
-		case 400, 413:
-			if ran {
-				t.Fatalf("the handler ran on %d", rec.Code)
-			}
-		default:
-			t.Fatalf("status %d", rec.Code)
+		if admitted(t, rec.Code, ran) && !multi && !bytes.Equal(seenBody, in) {
+			t.Fatalf("the urlencoded body changed")
 		}
 		if r.MultipartForm != nil {
 			_ = r.MultipartForm.RemoveAll()

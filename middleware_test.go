@@ -740,6 +740,19 @@ func TestMatchClientIP(t *testing.T) {
 	}
 }
 
+// The handlers both router tests mount.
+func formPage(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "the form") }
+
+func formSubmit(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.WriteString(w, "thanks "+r.FormValue("name"))
+}
+
+func signup(w http.ResponseWriter, r *http.Request) {
+	var body map[string]any
+	_ = json.NewDecoder(r.Body).Decode(&body)
+	_, _ = fmt.Fprintf(w, "welcome %v", body["email"])
+}
+
 func TestChiGroupAndWith(t *testing.T) {
 	t.Parallel()
 	api := trustcaptchatest.NewServer()
@@ -748,14 +761,10 @@ func TestChiGroupAndWith(t *testing.T) {
 	r := chi.NewRouter()
 	r.Group(func(r chi.Router) {
 		r.Use(captcha)
-		r.Get("/contact", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "the form") })
-		r.Post("/contact", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "thanks "+r.FormValue("name")) })
+		r.Get("/contact", formPage)
+		r.Post("/contact", formSubmit)
 	})
-	r.With(trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: api.Client()})).Post("/api/signup", func(w http.ResponseWriter, r *http.Request) {
-		var body map[string]any
-		_ = json.NewDecoder(r.Body).Decode(&body)
-		_, _ = fmt.Fprintf(w, "welcome %v", body["email"])
-	})
+	r.With(trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: api.Client()})).Post("/api/signup", signup)
 	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
 	runRouterChecks(t, srv.URL, api)
@@ -767,15 +776,9 @@ func TestServeMuxPatterns(t *testing.T) {
 	t.Cleanup(api.Close)
 	captcha := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: api.Client()})
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /contact", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "the form") })
-	mux.Handle("POST /contact", captcha(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "thanks "+r.FormValue("name"))
-	})))
-	mux.Handle("POST /api/signup", captcha(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var body map[string]any
-		_ = json.NewDecoder(r.Body).Decode(&body)
-		_, _ = fmt.Fprintf(w, "welcome %v", body["email"])
-	})))
+	mux.HandleFunc("GET /contact", formPage)
+	mux.Handle("POST /contact", captcha(http.HandlerFunc(formSubmit)))
+	mux.Handle("POST /api/signup", captcha(http.HandlerFunc(signup)))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	runRouterChecks(t, srv.URL, api)
