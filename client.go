@@ -340,15 +340,15 @@ func (c *Client) handle(resp *http.Response, tok Token, ctx, parent context.Cont
 	default:
 		return status(ErrUnexpectedResponse)
 	}
-	body, err := readCapped(resp.Body, resp.ContentLength, maxResultBytes)
+	body, err := readCapped(resp.Body, maxResultBytes)
+	if errors.Is(err, errTooLong) {
+		return nil, outcomeSuccess, fmt.Errorf("%w: result larger than %d bytes", ErrUnexpectedResponse, maxResultBytes)
+	}
 	if err != nil {
 		if perr := parent.Err(); perr != nil {
 			return nil, outcomeNeutral, fmt.Errorf("trustcaptcha: verification abandoned: %w", perr)
 		}
 		return nil, outcomeFailure, fmt.Errorf("%w: reading the result: %w", ErrServerUnreachable, transportCause(err, ctx, c.timeout))
-	}
-	if len(body) > maxResultBytes {
-		return nil, outcomeSuccess, fmt.Errorf("%w: result larger than %d bytes", ErrUnexpectedResponse, maxResultBytes)
 	}
 	var res Result
 	if err := res.UnmarshalJSON(body); err != nil {
@@ -358,35 +358,6 @@ func (c *Client) handle(resp *http.Response, tok Token, ctx, parent context.Cont
 		return nil, outcomeSuccess, fmt.Errorf("%w: result is for another verification", ErrUnexpectedResponse)
 	}
 	return &res, outcomeSuccess, nil
-}
-
-// readCapped reads r to its end but at most limit+1 bytes, in a buffer
-// sized from the announced length when there is one.
-func readCapped(r io.Reader, announced, limit int64) ([]byte, error) {
-	size := int64(2048)
-	if announced > 0 {
-		size = min(announced, limit) + 1
-	}
-	return readAllSized(io.LimitReader(r, limit+1), size)
-}
-
-// readAllSized is io.ReadAll starting from a buffer of size bytes: with the
-// right size hint (the length plus one, to see EOF) one allocation, no copy.
-func readAllSized(r io.Reader, size int64) ([]byte, error) {
-	buf := make([]byte, 0, size)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }
 
 // neverSent reports whether err happened before a connection to the API

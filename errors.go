@@ -3,11 +3,12 @@ package trustcaptcha
 import (
 	"context"
 	"errors"
+	"net/http"
 )
 
-// Sentinel errors. Every error this package returns, from the Client or from the
-// middleware, wraps exactly one of them (errors.Is matches it whatever wraps it),
-// and Reason maps each to a stable, machine-readable reason code.
+// Sentinel errors. Every rejection the middleware makes wraps at least one of
+// them (errors.Is matches it whatever wraps it), and the table of causes below
+// gives each its reason code, the reason a client is shown and the status.
 var (
 	// ErrTokenMissing: the request carried no verification token (no header,
 	// no form field, no top-level JSON string member), or its body could not be
@@ -18,6 +19,15 @@ var (
 	// a JSON object with a UUID verificationId), or the request carried two
 	// different tokens. No API call was made.
 	ErrTokenInvalid = errors.New("trustcaptcha: verification token invalid")
+
+	// ErrTokenReused: the verification was already used to admit a request
+	// (see Options.ReplayStore). The client must solve the CAPTCHA again.
+	ErrTokenReused = errors.New("trustcaptcha: verification token already used")
+
+	// ErrReplayCheckUnavailable: the ReplayStore failed, so the middleware
+	// cannot tell whether the token was used before. The request is rejected
+	// and the operator is told; no failover policy is consulted.
+	ErrReplayCheckUnavailable = errors.New("trustcaptcha: replay check unavailable")
 
 	// ErrAPIKeyInvalid: the API rejected the secret key (HTTP 403). This is a
 	// misconfiguration of the server; it is never admitted by a failover policy.
@@ -42,12 +52,13 @@ var (
 	ErrClientReportedFailover = errors.New("trustcaptcha: client-reported failover not confirmed by the API")
 
 	// ErrServerUnreachable: this server could not get an answer from the API
-	// (connection error, timeout, HTTP 5xx, or the outage breaker is open).
-	// The failover policy decides what happens.
+	// (connection error, timeout, HTTP 5xx, the outage breaker is open, or
+	// too many verifications are already waiting). The failover policy decides.
 	ErrServerUnreachable = errors.New("trustcaptcha: TrustCaptcha API unreachable")
 
-	// ErrBreakerOpen wraps ErrServerUnreachable: the client did not call the
-	// API because it failed repeatedly and the breaker's cool-down is running.
+	// ErrBreakerOpen: the Client did not call the API because it failed
+	// repeatedly and the breaker's cool-down is running. The error the Client
+	// returns wraps both ErrBreakerOpen and ErrServerUnreachable.
 	ErrBreakerOpen = errors.New("trustcaptcha: outage breaker open")
 
 	// ErrUnexpectedResponse: the API answered something the protocol does not
@@ -73,19 +84,22 @@ var (
 	// the CAPTCHA is not the request's client IP.
 	ErrIPMismatch = errors.New("trustcaptcha: verification IP does not match client IP")
 
-	// ErrFailoverLimitReached wraps the outage error it was given: a policy made
-	// by LimitFailover would have admitted the request but its budget for the
-	// current interval is spent.
+	// ErrFailoverLimitReached: a policy made by LimitFailover or
+	// LimitFailoverShared would have admitted the request during an outage,
+	// but its budget for the current window is spent (or, for a shared budget,
+	// its Counter failed). The rejection wraps it and the outage cause.
 	ErrFailoverLimitReached = errors.New("trustcaptcha: failover admission budget spent")
 )
 
 // Reason codes: stable, machine-readable strings for each cause. They appear
 // in the default problem+json response ("reason" member), in Decision.Reason,
-// and are returned by Reason.
+// and are returned by Reason and PublicReason.
 const (
 	ReasonPassed               = "passed"
 	ReasonTokenMissing         = "token-missing"
 	ReasonTokenInvalid         = "token-invalid"
+	ReasonTokenReused          = "token-reused"
+	ReasonReplayUnavailable    = "replay-check-unavailable"
 	ReasonAPIKeyInvalid        = "api-key-invalid"
 	ReasonVerificationNotFound = "verification-not-found"
 	ReasonNotFinished          = "verification-not-finished"
@@ -105,66 +119,102 @@ const (
 	ReasonUnknown              = "unknown"
 )
 
-// reasonTable is ordered: the first sentinel that matches wins, so the more
-// specific causes come before the ones they wrap.
-var reasonTable = []struct {
-	err    error
-	reason string
-}{
-	{ErrBodyTooLarge, ReasonBodyTooLarge},
-	{ErrTokenMissing, ReasonTokenMissing},
-	{ErrTokenInvalid, ReasonTokenInvalid},
-	{ErrAPIKeyInvalid, ReasonAPIKeyInvalid},
-	{ErrVerificationNotFound, ReasonVerificationNotFound},
-	{ErrVerificationNotFinished, ReasonNotFinished},
-	{ErrResultExpired, ReasonResultExpired},
-	{ErrRetrievalLimitReached, ReasonRetrievalLimit},
-	{ErrClientReportedFailover, ReasonClientFailover},
-	{ErrFailoverLimitReached, ReasonFailoverLimit},
-	{ErrServerUnreachable, ReasonServerUnreachable},
-	{ErrUnexpectedResponse, ReasonUnexpectedResponse},
-	{ErrVerificationFailed, ReasonVerificationFailed},
-	{ErrScoreTooHigh, ReasonScoreTooHigh},
-	{ErrOriginNotAllowed, ReasonOriginNotAllowed},
-	{ErrIPMismatch, ReasonIPMismatch},
-	{context.Canceled, ReasonRequestCanceled},
-	{context.DeadlineExceeded, ReasonRequestCanceled},
+// The client-facing explanations; the operator's causes all share one.
+const (
+	detailUnavailable = "The CAPTCHA cannot be verified right now. Please try again later."
+	detailSolveAgain  = "Please solve the CAPTCHA again."
+	detailNotPassed   = "The CAPTCHA verification did not pass."
+)
+
+// cause is one row of the table of causes.
+type cause struct {
+	err      error  // the sentinel; nil for the row of unknown errors
+	reason   string // Reason
+	public   string // PublicReason: what a client may learn
+	status   int    // StatusCode
+	operator bool   // logged at level Error: the operator must act
+	detail   string // the sentence of the default response
+}
+
+// causes is the one table of causes. It is ordered: the first row whose
+// sentinel err wraps wins, so a more specific cause comes before the causes
+// its errors also wrap (a spent failover budget before the outage it wraps).
+var causes = []cause{
+	{ErrBodyTooLarge, ReasonBodyTooLarge, ReasonBodyTooLarge, http.StatusRequestEntityTooLarge, false,
+		"The request body is too large."},
+	{ErrTokenMissing, ReasonTokenMissing, ReasonTokenMissing, http.StatusBadRequest, false,
+		"The request carries no CAPTCHA verification token."},
+	{ErrTokenInvalid, ReasonTokenInvalid, ReasonTokenInvalid, http.StatusBadRequest, false,
+		"The CAPTCHA verification token is malformed."},
+	{ErrTokenReused, ReasonTokenReused, ReasonTokenReused, http.StatusBadRequest, false,
+		"This CAPTCHA was already used. " + detailSolveAgain},
+	{ErrReplayCheckUnavailable, ReasonReplayUnavailable, ReasonCaptchaUnavailable, http.StatusBadRequest, true,
+		detailUnavailable},
+	{ErrAPIKeyInvalid, ReasonAPIKeyInvalid, ReasonCaptchaUnavailable, http.StatusBadRequest, true,
+		detailUnavailable},
+	{ErrVerificationNotFound, ReasonVerificationNotFound, ReasonVerificationNotFound, http.StatusBadRequest, false,
+		"The CAPTCHA verification is unknown. " + detailSolveAgain},
+	{ErrVerificationNotFinished, ReasonNotFinished, ReasonNotFinished, http.StatusBadRequest, false,
+		"The CAPTCHA has not been completed yet."},
+	{ErrResultExpired, ReasonResultExpired, ReasonResultExpired, http.StatusBadRequest, false,
+		"The CAPTCHA verification has expired. " + detailSolveAgain},
+	{ErrRetrievalLimitReached, ReasonRetrievalLimit, ReasonRetrievalLimit, http.StatusBadRequest, false,
+		"This CAPTCHA verification was already used. " + detailSolveAgain},
+	{ErrFailoverLimitReached, ReasonFailoverLimit, ReasonCaptchaUnavailable, http.StatusBadRequest, false,
+		detailUnavailable},
+	{ErrClientReportedFailover, ReasonClientFailover, ReasonClientFailover, http.StatusBadRequest, false,
+		"The CAPTCHA could not be verified. Please try again."},
+	{ErrServerUnreachable, ReasonServerUnreachable, ReasonCaptchaUnavailable, http.StatusBadRequest, false,
+		detailUnavailable},
+	{ErrUnexpectedResponse, ReasonUnexpectedResponse, ReasonCaptchaUnavailable, http.StatusBadRequest, true,
+		detailUnavailable},
+	{ErrVerificationFailed, ReasonVerificationFailed, ReasonVerificationFailed, http.StatusBadRequest, false,
+		detailNotPassed},
+	{ErrScoreTooHigh, ReasonScoreTooHigh, ReasonScoreTooHigh, http.StatusBadRequest, false,
+		detailNotPassed},
+	{ErrOriginNotAllowed, ReasonOriginNotAllowed, ReasonOriginNotAllowed, http.StatusBadRequest, false,
+		"The CAPTCHA was solved on a site that is not accepted here."},
+	{ErrIPMismatch, ReasonIPMismatch, ReasonIPMismatch, http.StatusBadRequest, false,
+		"The CAPTCHA was solved from another network address."},
+	{context.Canceled, ReasonRequestCanceled, ReasonRequestCanceled, http.StatusBadRequest, false,
+		"The request was canceled or timed out before the CAPTCHA was verified."},
+	{context.DeadlineExceeded, ReasonRequestCanceled, ReasonRequestCanceled, http.StatusBadRequest, false,
+		"The request was canceled or timed out before the CAPTCHA was verified."},
+}
+
+// unknownCause is an error that wraps none of the sentinels (a custom
+// Verifier's own error): the operator's business, unavailable to the client.
+var unknownCause = cause{nil, ReasonUnknown, ReasonCaptchaUnavailable, http.StatusBadRequest, true, detailUnavailable}
+
+// passedCause is the row of a nil error.
+var passedCause = cause{nil, ReasonPassed, ReasonPassed, http.StatusBadRequest, false, detailUnavailable}
+
+// causeOf returns the row of the table that explains err.
+func causeOf(err error) *cause {
+	if err == nil {
+		return &passedCause
+	}
+	for i := range causes {
+		if errors.Is(err, causes[i].err) {
+			return &causes[i]
+		}
+	}
+	return &unknownCause
 }
 
 // Reason returns the stable reason code of err: one of the Reason* constants.
 // A nil error is ReasonPassed; an error that wraps none of this package's
 // sentinels (say, from a custom Verifier) is ReasonUnknown.
-func Reason(err error) string {
-	if err == nil {
-		return ReasonPassed
-	}
-	for _, e := range reasonTable {
-		if errors.Is(err, e.err) {
-			return e.reason
-		}
-	}
-	return ReasonUnknown
-}
+func Reason(err error) string { return causeOf(err).reason }
 
 // PublicReason returns the reason code of err that is safe to show a client:
 // Reason(err), except that causes which are the operator's business (a bad
 // key, an API answer outside the protocol, an outage, a spent failover budget,
-// an unknown error) all read ReasonCaptchaUnavailable, so a client learns
-// nothing about the server's configuration. DefaultErrorHandler shows it.
-func PublicReason(err error) string { return publicReason(Reason(err)) }
+// a failed replay store, an unknown error) all read ReasonCaptchaUnavailable,
+// so a client learns nothing about the server's configuration. A nil error is
+// ReasonPassed. DefaultErrorHandler shows it.
+func PublicReason(err error) string { return causeOf(err).public }
 
-func publicReason(reason string) string {
-	switch reason {
-	case ReasonAPIKeyInvalid, ReasonUnexpectedResponse, ReasonServerUnreachable, ReasonFailoverLimit, ReasonUnknown:
-		return ReasonCaptchaUnavailable
-	}
-	return reason
-}
-
-// operatorError reports whether err is the operator's problem (bad key, an API
-// answer outside the protocol, or an error no sentinel explains) and is
-// therefore logged loudly.
-func operatorError(err error) bool {
-	r := Reason(err)
-	return r == ReasonAPIKeyInvalid || r == ReasonUnexpectedResponse || r == ReasonUnknown
-}
+// StatusCode returns the HTTP status of a rejection for err: 413 for
+// ErrBodyTooLarge, 400 for everything else (nil included).
+func StatusCode(err error) int { return causeOf(err).status }

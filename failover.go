@@ -102,9 +102,18 @@ type limitedFailover struct {
 	used        int
 }
 
+// Admit reports whether the wrapped policy admits the request and the
+// budget of the current window has room.
 func (l *limitedFailover) Admit(r *http.Request, err error) bool {
-	if !l.policy.Admit(r, err) {
-		return false
+	ok, _ := l.admit(r, err)
+	return ok
+}
+
+// admit is Admit with the cause of a rejection: the wrapped policy's, or a
+// spent budget. It asks the wrapped policy once.
+func (l *limitedFailover) admit(r *http.Request, err error) (bool, error) {
+	if ok, cause := admit(l.policy, r, err); !ok {
+		return false, cause
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -113,77 +122,22 @@ func (l *limitedFailover) Admit(r *http.Request, err error) bool {
 		l.windowStart, l.used = now, 0
 	}
 	if l.used >= l.n {
-		return false
+		return false, fmt.Errorf("%w: %w", ErrFailoverLimitReached, err)
 	}
 	l.used++
-	return true
+	return true, nil
 }
 
-// limited reports whether a rejection by p was for a spent budget: the
-// inner policy would have admitted. The middleware uses it to name the cause.
-func limited(p FailoverPolicy, r *http.Request, err error) bool {
-	l, ok := p.(*limitedFailover)
-	return ok && l.policy.Admit(r, err)
+// budgeted is a policy that names the cause of its own rejections.
+type budgeted interface {
+	admit(r *http.Request, err error) (bool, error)
 }
 
-// outcome is what one API exchange says about the API's health.
-type outcome int
-
-const (
-	outcomeNeutral outcome = iota // says nothing (the caller gave up)
-	outcomeSuccess                // the API answered
-	outcomeFailure                // no answer, a timeout or a 5xx
-)
-
-// breaker is the Client's outage breaker: after threshold consecutive
-// failures it opens for cooldown, then lets one probe through at a time until
-// an answer closes it. A nil *breaker lets everything through.
-type breaker struct {
-	threshold int
-	cooldown  time.Duration
-	now       func() time.Time
-
-	mu        sync.Mutex
-	failures  int
-	openUntil time.Time
-	probing   bool
-}
-
-// allow reports whether a request may go to the API, and whether it is the
-// probe of a half-open breaker.
-func (b *breaker) allow() (probe, ok bool) {
-	if b == nil {
-		return false, true
+// admit asks p whether to admit a request that could not be verified
+// because of err, asking it once; a rejection comes with its cause.
+func admit(p FailoverPolicy, r *http.Request, err error) (bool, error) {
+	if b, ok := p.(budgeted); ok {
+		return b.admit(r, err)
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.failures < b.threshold {
-		return false, true
-	}
-	if b.now().Before(b.openUntil) || b.probing {
-		return false, false
-	}
-	b.probing = true
-	return true, true
-}
-
-// record notes the outcome of a request that allow let through.
-func (b *breaker) record(probe bool, o outcome) {
-	if b == nil {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if probe {
-		b.probing = false
-	}
-	switch o {
-	case outcomeSuccess:
-		b.failures = 0
-	case outcomeFailure:
-		b.failures++
-		if b.failures >= b.threshold {
-			b.openUntil = b.now().Add(b.cooldown)
-		}
-	}
+	return p.Admit(r, err), err
 }

@@ -2,11 +2,9 @@ package trustcaptcha
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -113,77 +111,6 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Decision is what the middleware decided for one request. The next handler
-// reads it with DecisionFromContext; OnDecision receives it.
-type Decision struct {
-	// Admitted reports that the request passed or was admitted by the
-	// failover policy. In ReportOnly mode it is what would have happened.
-	Admitted bool
-	// Failover reports that the request was admitted by the failover policy
-	// without a verified result.
-	Failover bool
-	// ReportOnly reports that the decision was not enforced.
-	ReportOnly bool
-	// Reason is the reason code (see Reason): ReasonPassed when the result
-	// passed, otherwise the cause, also for failover admissions.
-	Reason string
-	// Err is the cause, nil when the result passed.
-	Err error
-	// Result is the API's result, nil when there was none.
-	Result *Result
-	// Score is Result.Score, or -1 when there was no result.
-	Score float64
-	// Status is the response status of a rejection (400 or 413); 0 when
-	// admitted.
-	Status int
-	// Latency is the time spent reading the token and verifying it.
-	Latency time.Duration
-}
-
-type decisionKey struct{}
-
-// DecisionFromContext returns the decision RequireCaptcha made for the
-// request whose context is ctx. ok is false outside the middleware or when
-// Skip let the request through.
-func DecisionFromContext(ctx context.Context) (d Decision, ok bool) {
-	p, ok := ctx.Value(decisionKey{}).(*Decision)
-	if !ok {
-		return Decision{}, false
-	}
-	return *p, true
-}
-
-// ResultFromContext returns the verification result of a request that
-// passed: ok is true only when the API's result passed every check. It is
-// (nil, false) for a request admitted by failover, for a request that would
-// have been rejected in ReportOnly mode (see DecisionFromContext), and
-// outside the middleware.
-func ResultFromContext(ctx context.Context) (*Result, bool) {
-	d, ok := ctx.Value(decisionKey{}).(*Decision)
-	if !ok || !d.Admitted || d.Failover || d.Result == nil {
-		return nil, false
-	}
-	return d.Result, true
-}
-
-// AdmittedByFailover reports whether the request whose context is ctx was let
-// through by the failover policy, without a verified result. A handler may
-// then add friction (a second factor, moderation, a lower limit).
-func AdmittedByFailover(ctx context.Context) bool {
-	d, ok := ctx.Value(decisionKey{}).(*Decision)
-	return ok && d.Admitted && d.Failover
-}
-
-// SkipSafeMethods is a ready Options.Skip: it skips GET, HEAD and OPTIONS
-// requests, so one router group can serve a page and protect its form's POST.
-func SkipSafeMethods(r *http.Request) bool {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
-		return true
-	}
-	return false
-}
-
 // middleware is Options normalised once; the request path only reads it.
 type middleware struct {
 	verifier     Verifier
@@ -277,18 +204,7 @@ func newMiddleware(o Options) *middleware {
 			m.origins[normalizeOrigin(s)] = true
 		}
 	}
-	for _, s := range o.TrustedProxies {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				panic(fmt.Sprintf("trustcaptcha: Options.TrustedProxies: %q is neither an IP address nor a CIDR prefix", s))
-			}
-			a = a.Unmap()
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		m.proxies = append(m.proxies, p.Masked())
-	}
+	m.proxies = parseProxies(o.TrustedProxies)
 	return m
 }
 
@@ -310,141 +226,75 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 		return
 	}
 	start := time.Now()
-	d := m.decide(w, r)
-	d.Latency = time.Since(start)
-	if d.Result != nil {
-		d.Score = d.Result.Score
-	} else {
-		d.Score = -1
+	tok, done, err := m.extractToken(r)
+	defer done()
+	var res *Result
+	var failover bool
+	if err == nil {
+		res, failover, err = m.check(r, tok)
 	}
-	canceled := r.Context().Err() != nil
-	if canceled && (d.Err == nil || Reason(d.Err) != ReasonRequestCanceled) {
-		// The client went away before the decision was made: whatever the
-		// verifier said, the next handler must not run.
-		d = Decision{Reason: ReasonRequestCanceled, Err: fmt.Errorf("trustcaptcha: request abandoned: %w", r.Context().Err()),
-			Result: d.Result, Score: d.Score, Latency: d.Latency}
-	}
-	if !d.Admitted {
-		d.Status = StatusCode(d.Err)
-	}
-	d.ReportOnly = m.reportOnly
+	d := m.decision(r, res, failover, err, time.Since(start))
 	if m.onDecision != nil {
 		m.onDecision(r, d)
 	}
-	if d.Err != nil && operatorError(d.Err) {
-		m.logger.LogAttrs(r.Context(), slog.LevelError, "trustcaptcha: CAPTCHA verification cannot work; check the API key and host",
+	if d.Err != nil && causeOf(d.Err).operator {
+		m.logger.LogAttrs(r.Context(), slog.LevelError, "trustcaptcha: CAPTCHA verification cannot work; check the configuration",
 			slog.String("reason", d.Reason), slog.String("error", d.Err.Error()),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path))
 	}
-	enforced := !m.reportOnly || d.Status == http.StatusRequestEntityTooLarge || canceled
+	// ReportOnly still enforces what cannot be handed on: an oversized body
+	// (it was not read whole) and a request nobody waits for.
+	enforced := !m.reportOnly || d.Status == http.StatusRequestEntityTooLarge || d.Reason == ReasonRequestCanceled
 	if !d.Admitted && enforced {
 		m.errorHandler(w, r, d.Err)
 		return
 	}
-	next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), decisionKey{}, &d)))
+	r2 := r.WithContext(context.WithValue(r.Context(), decisionKey{}, &d))
+	next.ServeHTTP(w, r2)
+	// net/http removes the temporary files of the form it parsed on the
+	// request it made, not on this copy: remove what the handler parsed here.
+	if r2.MultipartForm != nil && r2.MultipartForm != r.MultipartForm {
+		_ = r2.MultipartForm.RemoveAll()
+	}
 }
 
-// decide runs extraction, verification and the checks; Score, Status,
-// Latency and ReportOnly are filled in by serve.
-func (m *middleware) decide(w http.ResponseWriter, r *http.Request) Decision {
-	tok, err := m.extractToken(w, r)
+// check verifies tok and applies every check: the failover policy when the
+// API cannot answer, then passed, score, origin and client IP. It returns the
+// result (nil without one), whether the failover policy admitted the request,
+// and the cause of a rejection.
+func (m *middleware) check(r *http.Request, tok string) (res *Result, failover bool, err error) {
+	res, err = m.verifier.Verify(r.Context(), tok)
 	if err != nil {
-		return reject(err, nil)
-	}
-	res, err := m.verifier.Verify(r.Context(), tok)
-	if err != nil {
-		switch Reason(err) {
-		case ReasonServerUnreachable, ReasonClientFailover:
-			if m.failover.Admit(r, err) {
-				return Decision{Admitted: true, Failover: true, Reason: Reason(err), Err: err}
+		if c := causeOf(err).err; c == ErrServerUnreachable || c == ErrClientReportedFailover {
+			if ok, cause := admit(m.failover, r, err); ok {
+				return nil, true, err
+			} else {
+				err = cause
 			}
-			if limited(m.failover, r, err) {
-				err = fmt.Errorf("%w: %w", ErrFailoverLimitReached, err)
-			}
 		}
-		return reject(err, nil)
+		return nil, false, err
 	}
-	if res == nil {
-		return reject(fmt.Errorf("%w: the verifier returned no result", ErrUnexpectedResponse), nil)
+	switch {
+	case res == nil:
+		return nil, false, fmt.Errorf("%w: the verifier returned no result", ErrUnexpectedResponse)
+	case !res.VerificationPassed:
+		return res, false, ErrVerificationFailed
+	case !(res.Score <= m.threshold): // NaN fails too
+		return res, false, fmt.Errorf("%w: %.2f > %.2f", ErrScoreTooHigh, res.Score, m.threshold)
+	case m.origins != nil && !m.origins[normalizeOrigin(res.Origin)]:
+		return res, false, ErrOriginNotAllowed
+	case m.matchIP && !m.ipMatches(r, res.IPAddress):
+		return res, false, ErrIPMismatch
 	}
-	if !res.VerificationPassed {
-		return reject(ErrVerificationFailed, res)
-	}
-	if !(res.Score <= m.threshold) { // NaN fails too
-		return reject(fmt.Errorf("%w: %.2f > %.2f", ErrScoreTooHigh, res.Score, m.threshold), res)
-	}
-	if m.origins != nil && !m.origins[normalizeOrigin(res.Origin)] {
-		return reject(ErrOriginNotAllowed, res)
-	}
-	if m.matchIP && !m.ipMatches(r, res.IPAddress) {
-		return reject(ErrIPMismatch, res)
-	}
-	return Decision{Admitted: true, Reason: ReasonPassed, Result: res}
+	return res, false, nil
 }
 
-func reject(err error, res *Result) Decision {
-	return Decision{Reason: Reason(err), Err: err, Result: res}
-}
-
-// ipMatches reports whether solver, the result's IP address, is the
-// request's client IP.
-func (m *middleware) ipMatches(r *http.Request, solver string) bool {
-	want, err := netip.ParseAddr(strings.TrimSpace(solver))
-	if err != nil {
-		return false
-	}
-	got, ok := m.clientIP(r)
-	return ok && got == want.Unmap().WithZone("")
-}
-
-// clientIP resolves the client's address: the connection's peer, or, while
-// that peer is a trusted proxy, the next address to the left in
-// X-Forwarded-For. An unparsable address anywhere on that path is a failure.
-func (m *middleware) clientIP(r *http.Request) (netip.Addr, bool) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	ip = ip.Unmap().WithZone("")
-	if !m.trusted(ip) {
-		return ip, true
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		h := strings.TrimSpace(hops[i])
-		if h == "" {
-			continue
-		}
-		a, err := netip.ParseAddr(h)
-		if err != nil {
-			return netip.Addr{}, false
-		}
-		ip = a.Unmap().WithZone("")
-		if !m.trusted(ip) {
-			return ip, true
-		}
-	}
-	return ip, true
-}
-
-func (m *middleware) trusted(ip netip.Addr) bool {
-	for _, p := range m.proxies {
-		if p.Contains(ip) {
-			return true
-		}
+// SkipSafeMethods is a ready Options.Skip: it skips GET, HEAD and OPTIONS
+// requests, so one router group can serve a page and protect its form's POST.
+func SkipSafeMethods(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return true
 	}
 	return false
-}
-
-// StatusCode returns the HTTP status of a rejection for err: 413 for
-// ErrBodyTooLarge, 400 for everything else (nil included).
-func StatusCode(err error) int {
-	if errors.Is(err, ErrBodyTooLarge) {
-		return http.StatusRequestEntityTooLarge
-	}
-	return http.StatusBadRequest
 }

@@ -1,6 +1,7 @@
 package trustcaptcha
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -42,39 +43,20 @@ func ParseToken(token string) (Token, error) {
 	if err != nil || strings.ContainsAny(token, "\r\n") {
 		return Token{}, fmt.Errorf("%w: not standard base64", ErrTokenInvalid)
 	}
-	isObject, members, err := scanMembers(raw)
-	if err != nil || !isObject {
+	var w struct {
+		VerificationID string          `json:"verificationId"`
+		ClientFailover bool            `json:"clientFailover"`
+		ExpiresAt      json.RawMessage `json:"expiresAt"`
+	}
+	if err := json.Unmarshal(raw, &w); err != nil || !bytes.HasPrefix(bytes.TrimLeft(raw, " \t\r\n"), []byte("{")) {
 		return Token{}, fmt.Errorf("%w: not a JSON object of the token format", ErrTokenInvalid)
 	}
-	var t Token
-	var id, expires string
-	for _, m := range members {
-		key, err := memberName(m)
-		if err != nil {
-			return Token{}, fmt.Errorf("%w: not a JSON object of the token format", ErrTokenInvalid)
-		}
-		null := string(m.raw) == "null"
-		switch string(key) {
-		case "verificationId":
-			if !str(m, null, &id) || null {
-				id = ""
-			}
-		case "clientFailover":
-			if null {
-				t.ClientFailover = false
-			} else if !boolean(m, false, &t.ClientFailover) {
-				return Token{}, fmt.Errorf("%w: clientFailover is not a boolean", ErrTokenInvalid)
-			}
-		case "expiresAt":
-			if m.isString { // informational only; anything else is ignored, as the SDKs do
-				_ = str(m, false, &expires)
-			}
-		}
-	}
-	if !isUUID(id) {
+	var expires string // informational only: anything but a string is ignored, as the SDKs do
+	_ = json.Unmarshal(w.ExpiresAt, &expires)
+	if !isUUID(w.VerificationID) {
 		return Token{}, fmt.Errorf("%w: verificationId is not a UUID", ErrTokenInvalid)
 	}
-	t.VerificationID = strings.ToLower(id)
+	t := Token{VerificationID: strings.ToLower(w.VerificationID), ClientFailover: w.ClientFailover}
 	t.ExpiresAt, _ = parseTimestamp(expires)
 	return t, nil
 }

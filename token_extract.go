@@ -6,71 +6,73 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
-	"unicode/utf8"
 )
 
 // extractToken finds the verification token in r: the header first, then the
-// body by Content-Type (urlencoded form, multipart form, JSON). Never the query
-// string. The next handler sees the same request it would have seen without
-// us: a JSON or urlencoded body is restored byte for byte in r.Body, a
-// urlencoded form is also left parsed in r.PostForm (r.ParseForm then fills
-// r.Form as usual), a multipart form is left parsed in r.MultipartForm (so
-// r.MultipartReader is no longer available: streaming handlers should get the
-// token in the header, which leaves the body untouched).
-func (m *middleware) extractToken(w http.ResponseWriter, r *http.Request) (string, error) {
+// body by Content-Type (urlencoded form, multipart form, JSON). Never the
+// query string. The next handler sees the request it would have seen without
+// us: r.Body holds the same bytes (a urlencoded form is also left parsed in
+// r.PostForm, so r.ParseForm then fills r.Form as usual); a multipart body is
+// spooled (memory up to maxBody, beyond that one temporary file) and left
+// unparsed, so the handler's own ParseMultipartForm, FormValue or
+// MultipartReader work as they would. done releases the spool; the caller
+// runs it when the next handler has returned. It is never nil.
+func (m *middleware) extractToken(r *http.Request) (tok string, done func(), err error) {
+	done = func() {}
 	if vals := r.Header.Values(m.tokenHeader); len(vals) > 0 {
 		tok, err := single(vals, "header")
 		if err != nil || tok != "" {
-			return tok, err
+			return tok, done, err
 		}
 	}
 	if r.Body == nil || r.Body == http.NoBody {
-		return "", fmt.Errorf("%w: no header and no body", ErrTokenMissing)
+		return "", done, fmt.Errorf("%w: no header and no body", ErrTokenMissing)
 	}
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
-		return "", fmt.Errorf("%w: body without Content-Type", ErrTokenMissing)
+		return "", done, fmt.Errorf("%w: body without Content-Type", ErrTokenMissing)
 	}
-	mt, params, err := mediaType(ct)
+	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil {
-		return "", fmt.Errorf("%w: unreadable Content-Type", ErrTokenMissing)
+		return "", done, fmt.Errorf("%w: unreadable Content-Type", ErrTokenMissing)
 	}
-	var from func(http.ResponseWriter, *http.Request, map[string]string) (string, error)
-	switch {
-	case mt == "application/x-www-form-urlencoded":
-		from = m.fromURLEncoded
-	case mt == "multipart/form-data":
-		from = m.fromMultipart
-	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
-		from = m.fromJSON
-	default:
-		return "", fmt.Errorf("%w: Content-Type %s carries no token", ErrTokenMissing, truncate(mt, 60))
+	isJSON := mt == "application/json" || strings.HasSuffix(mt, "+json")
+	if mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data" && !isJSON {
+		return "", done, fmt.Errorf("%w: Content-Type %.60s carries no token", ErrTokenMissing, mt)
 	}
 	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
-		return "", fmt.Errorf("%w: Content-Encoding %q is not supported", ErrTokenMissing, truncate(ce, 20))
+		return "", done, fmt.Errorf("%w: Content-Encoding %.20q is not supported", ErrTokenMissing, ce)
 	}
-	return from(w, r, params)
-}
-
-// mediaType returns the lower-cased media type of a Content-Type value. Only
-// multipart needs its parameters (the boundary), so only multipart pays for
-// mime.ParseMediaType's full parse; the others just need a well-formed type.
-func mediaType(ct string) (string, map[string]string, error) {
-	mt, _, _ := strings.Cut(ct, ";") // parameters (charset) do not matter for forms and JSON
-	mt = strings.ToLower(strings.TrimSpace(mt))
-	if strings.HasPrefix(mt, "multipart/") {
-		return mime.ParseMediaType(ct)
+	if mt == "multipart/form-data" {
+		return m.fromMultipart(r, params["boundary"])
 	}
-	typ, sub, ok := strings.Cut(mt, "/")
-	if !ok || typ == "" || sub == "" || strings.ContainsAny(mt, " \t\"(),:<>@[\\]?={}") {
-		return "", nil, errors.New("malformed media type")
+	body, err := readBody(r, m.maxBody)
+	if err != nil {
+		return "", done, err
 	}
-	return mt, nil, nil
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if isJSON {
+		tok, err = jsonToken(body, m.tokenField)
+		return tok, done, err
+	}
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return "", done, fmt.Errorf("%w: malformed urlencoded form", ErrTokenMissing)
+	}
+	// What r.ParseForm would have stored; it then fills r.Form from this
+	// and the query string, with its usual errors.
+	if r.PostForm == nil && (r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch) {
+		r.PostForm = vals
+	}
+	tok, err = fieldToken(vals[m.tokenField], "form")
+	return tok, done, err
 }
 
 // single returns the one token among vals (all equal after trimming), "" if
@@ -90,66 +92,6 @@ func single(vals []string, where string) (string, error) {
 	return tok, nil
 }
 
-// readBody reads all of r.Body, at most limit bytes (ErrBodyTooLarge past
-// that; the server then closes the connection instead of draining it). A
-// known Content-Length sizes the buffer once: one allocation, no copies.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	if r.ContentLength > limit {
-		return nil, fmt.Errorf("%w: Content-Length %d over the %d-byte limit", ErrBodyTooLarge, r.ContentLength, limit)
-	}
-	size := int64(512)
-	if r.ContentLength > 0 {
-		size = r.ContentLength + 1 // room to see EOF without growing
-	}
-	buf, err := readAllSized(http.MaxBytesReader(w, r.Body, limit), size)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, fmt.Errorf("%w: over the %d-byte limit", ErrBodyTooLarge, limit)
-		}
-		return nil, fmt.Errorf("%w: reading the body failed", ErrTokenMissing)
-	}
-	return buf, nil
-}
-
-func (m *middleware) fromURLEncoded(w http.ResponseWriter, r *http.Request, _ map[string]string) (string, error) {
-	body, err := readBody(w, r, m.maxBody)
-	if err != nil {
-		return "", err
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	vals, err := url.ParseQuery(string(body))
-	if err != nil {
-		return "", fmt.Errorf("%w: malformed urlencoded form", ErrTokenMissing)
-	}
-	// What r.ParseForm would have stored; it then fills r.Form from this
-	// and the query string, with its usual errors.
-	if r.PostForm == nil && (r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch) {
-		r.PostForm = vals
-	}
-	return fieldToken(vals[m.tokenField], "form")
-}
-
-func (m *middleware) fromMultipart(w http.ResponseWriter, r *http.Request, params map[string]string) (string, error) {
-	if params["boundary"] == "" {
-		return "", fmt.Errorf("%w: multipart body without boundary", ErrTokenMissing)
-	}
-	if r.ContentLength > m.maxMultipart {
-		return "", fmt.Errorf("%w: Content-Length %d over the %d-byte multipart limit", ErrBodyTooLarge, r.ContentLength, m.maxMultipart)
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, m.maxMultipart)
-	// Files beyond maxBody bytes go to temporary files, which net/http
-	// removes when the request ends.
-	if err := r.ParseMultipartForm(m.maxBody); err != nil && r.MultipartForm == nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) || errors.Is(err, multipart.ErrMessageTooLarge) {
-			return "", fmt.Errorf("%w: multipart form over the limits", ErrBodyTooLarge)
-		}
-		return "", fmt.Errorf("%w: malformed multipart form", ErrTokenMissing)
-	}
-	return fieldToken(r.MultipartForm.Value[m.tokenField], "form")
-}
-
 func fieldToken(vals []string, where string) (string, error) {
 	tok, err := single(vals, where)
 	if err == nil && tok == "" {
@@ -158,40 +100,66 @@ func fieldToken(vals []string, where string) (string, error) {
 	return tok, err
 }
 
-func (m *middleware) fromJSON(w http.ResponseWriter, r *http.Request, _ map[string]string) (string, error) {
-	body, err := readBody(w, r, m.maxBody)
-	if err != nil {
-		return "", err
+// errTooLong is readCapped's error for input longer than its limit.
+var errTooLong = errors.New("longer than the limit")
+
+// readCapped reads r to its end, at most limit bytes: errTooLong past that.
+// Every read of untrusted input in this package goes through it.
+func readCapped(r io.Reader, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err == nil && int64(len(b)) > limit {
+		return nil, errTooLong
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	return jsonToken(body, m.tokenField)
+	return b, err
 }
 
-// jsonToken returns the string value of the top-level member field of the
-// JSON object in body. A body that is not one valid JSON object, or a member
-// that is missing, empty or not a string, is ErrTokenMissing; the member given
-// twice with different values is ErrTokenInvalid.
-func jsonToken(body []byte, field string) (string, error) {
-	isObject, found, err := scanJSON(body, field)
+// readBody reads the whole request body, at most limit bytes (ErrBodyTooLarge
+// past that, without reading on when Content-Length says so).
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, fmt.Errorf("%w: Content-Length %d over the %d-byte limit", ErrBodyTooLarge, r.ContentLength, limit)
+	}
+	body, err := readCapped(r.Body, limit)
 	switch {
+	case errors.Is(err, errTooLong):
+		return nil, fmt.Errorf("%w: over the %d-byte limit", ErrBodyTooLarge, limit)
 	case err != nil:
+		return nil, fmt.Errorf("%w: reading the body failed", ErrTokenMissing)
+	}
+	return body, nil
+}
+
+// jsonToken returns the string value of the top-level member of the JSON
+// object in body named field in any letter case (as encoding/json matches a
+// struct tag). A body that is not one valid JSON object, or a member that is
+// missing, empty or not a string, is ErrTokenMissing; two such members with
+// different values are ErrTokenInvalid.
+func jsonToken(body []byte, field string) (string, error) {
+	if !json.Valid(body) {
 		return "", fmt.Errorf("%w: body is not valid JSON", ErrTokenMissing)
-	case !isObject:
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, _ := dec.Token(); t != json.Delim('{') {
 		return "", fmt.Errorf("%w: JSON body is not an object", ErrTokenMissing)
 	}
-	tok := ""
-	for i, m := range found {
-		if !m.isString {
+	tok, found := "", false
+	for dec.More() {
+		key, _ := dec.Token() // a string: the body is valid JSON
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return "", fmt.Errorf("%w: body is not valid JSON", ErrTokenMissing)
+		}
+		if k, _ := key.(string); !strings.EqualFold(k, field) {
+			continue
+		}
+		var v string
+		if raw[0] != '"' || json.Unmarshal(raw, &v) != nil {
 			return "", fmt.Errorf("%w: JSON member %q is not a string", ErrTokenMissing, field)
 		}
-		v, err := jsonString(m.raw)
-		if err != nil {
-			return "", fmt.Errorf("%w: JSON member %q is not a string", ErrTokenMissing, field)
-		}
-		if i > 0 && v != tok {
+		if found && v != tok {
 			return "", fmt.Errorf("%w: two different tokens in the JSON body", ErrTokenInvalid)
 		}
-		tok = v
+		tok, found = v, true
 	}
 	if tok == "" {
 		return "", fmt.Errorf("%w: no string member %q at the top of the JSON object", ErrTokenMissing, field)
@@ -199,22 +167,119 @@ func jsonToken(body []byte, field string) (string, error) {
 	return tok, nil
 }
 
-// jsonStringEquals reports whether the JSON string literal lit decodes to s.
-func jsonStringEquals(lit []byte, s string) bool {
-	if bytes.IndexByte(lit, '\\') < 0 {
-		return len(lit) == len(s)+2 && string(lit[1:len(lit)-1]) == s
+// fromMultipart spools the body, finds the token among its text fields with
+// a multipart.Reader, and leaves r.Body reading the spooled bytes from the
+// start. File parts are never held in memory; text parts together may not
+// exceed maxBody bytes, the whole body maxMultipart (ErrBodyTooLarge).
+func (m *middleware) fromMultipart(r *http.Request, boundary string) (string, func(), error) {
+	noop := func() {}
+	if boundary == "" {
+		return "", noop, fmt.Errorf("%w: multipart body without boundary", ErrTokenMissing)
 	}
-	v, err := jsonString(lit)
-	return err == nil && v == s
+	if r.ContentLength > m.maxMultipart {
+		return "", noop, fmt.Errorf("%w: Content-Length %d over the %d-byte multipart limit",
+			ErrBodyTooLarge, r.ContentLength, m.maxMultipart)
+	}
+	body, done, err := spool(r.Body, r.ContentLength, m.maxBody, m.maxMultipart)
+	switch {
+	case errors.Is(err, errTooLong):
+		return "", noop, fmt.Errorf("%w: over the %d-byte multipart limit", ErrBodyTooLarge, m.maxMultipart)
+	case errors.Is(err, errSpool):
+		return "", noop, err // the server's own trouble: no sentinel, so the operator hears of it
+	case err != nil:
+		return "", noop, fmt.Errorf("%w: reading the body failed", ErrTokenMissing)
+	}
+	tok, err := m.multipartToken(body, boundary)
+	if _, serr := body.Seek(0, io.SeekStart); err == nil && serr != nil {
+		err = fmt.Errorf("%w: rewinding the spooled body: %v", errSpool, serr)
+	}
+	if err != nil {
+		done()
+		return "", noop, err
+	}
+	r.Body = io.NopCloser(body)
+	return tok, done, nil
 }
 
-// jsonString decodes a JSON string literal (as encoding/json would, invalid
-// UTF-8 included).
-func jsonString(lit []byte) (string, error) {
-	if len(lit) >= 2 && bytes.IndexByte(lit, '\\') < 0 && utf8.Valid(lit) {
-		return string(lit[1 : len(lit)-1]), nil
+// multipartToken reads the form in body and returns its token field.
+func (m *middleware) multipartToken(body io.Reader, boundary string) (string, error) {
+	mr := multipart.NewReader(body, boundary)
+	var vals []string
+	text := int64(0) // bytes of text fields read so far
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("%w: malformed multipart form", ErrTokenMissing)
+		}
+		if p.FormName() == "" || p.FileName() != "" {
+			continue // not a field, or a file: NextPart skips its content
+		}
+		var n int64
+		if p.FormName() == m.tokenField {
+			v, rerr := readCapped(p, m.maxBody-text)
+			n, err = int64(len(v)), rerr
+			vals = append(vals, string(v))
+		} else {
+			n, err = io.Copy(io.Discard, io.LimitReader(p, m.maxBody-text+1))
+		}
+		text += n
+		switch {
+		case errors.Is(err, errTooLong) || text > m.maxBody:
+			return "", fmt.Errorf("%w: multipart text fields over the %d-byte limit", ErrBodyTooLarge, m.maxBody)
+		case err != nil:
+			return "", fmt.Errorf("%w: malformed multipart form", ErrTokenMissing)
+		}
 	}
-	var v string
-	err := json.Unmarshal(lit, &v)
-	return v, err
+	return fieldToken(vals, "form")
+}
+
+// errSpool marks a failure to spool a body to disk: the server's trouble.
+var errSpool = errors.New("trustcaptcha: spooling the request body to a temporary file failed")
+
+// spool reads src whole, at most limit bytes (errTooLong past that), into
+// memory when it is at most memLimit bytes long and into one temporary file
+// otherwise. announced is the Content-Length (-1 when unknown). done closes
+// and removes the file; it is never nil.
+func spool(src io.Reader, announced, memLimit, limit int64) (body io.ReadSeeker, done func(), err error) {
+	done = func() {}
+	var head bytes.Buffer
+	if announced <= memLimit { // unknown or small: memory first
+		if announced > 0 {
+			head.Grow(int(announced) + bytes.MinRead) // room to see EOF without growing
+		}
+		n, err := head.ReadFrom(io.LimitReader(src, memLimit+1))
+		if err != nil {
+			return nil, done, err
+		}
+		if n <= memLimit {
+			return bytes.NewReader(head.Bytes()), done, nil
+		}
+	}
+	f, err := os.CreateTemp("", "trustcaptcha-body-*")
+	if err != nil {
+		return nil, done, fmt.Errorf("%w: %v", errSpool, err)
+	}
+	done = func() {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+	}
+	n, err := io.Copy(f, io.MultiReader(&head, io.LimitReader(src, limit+1-int64(head.Len()))))
+	if err == nil && n > limit {
+		err = errTooLong
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) { // the file, not the client, failed
+		err = fmt.Errorf("%w: %v", errSpool, err)
+	}
+	if err != nil {
+		done()
+		return nil, func() {}, err
+	}
+	return f, done, nil
 }

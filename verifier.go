@@ -1,15 +1,13 @@
 package trustcaptcha
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Verifier fetches the verification result for a token. *Client is the
@@ -114,157 +112,54 @@ func (r Result) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON decodes the API's result JSON strictly: it must be one JSON
 // object whose members have the documented types, with verificationId,
 // verificationPassed and score present (not null) and score within [0, 1].
-// Member names match exactly as the API spells them; unknown members are
-// ignored; a repeated member counts as its last value. Timestamps are parsed
-// leniently (with or without fraction and zone; no zone is UTC); a missing or
-// null one is the zero time. On error r is left unchanged.
-//
-// It is a single pass over the bytes (see BENCHMARKS.md: several times faster
-// than encoding/json's reflection for this shape, which dominates a
-// verification's CPU cost); a fuzz test holds it to encoding/json's verdicts.
+// Member names are matched as encoding/json matches struct tags; unknown
+// members are ignored. Timestamps are parsed leniently (with or without
+// fraction and zone; no zone is UTC); a missing or null one is the zero time.
+// On error r is left unchanged.
 func (r *Result) UnmarshalJSON(data []byte) error {
-	isObject, members, err := scanMembers(data)
-	if err != nil {
-		return fmt.Errorf("result: invalid JSON")
-	}
-	if !isObject {
-		return fmt.Errorf("result: not a JSON object")
-	}
-	var out Result
-	var haveID, havePassed, haveScore bool
-	for _, m := range members {
-		key, err := memberName(m)
-		if err != nil {
-			return fmt.Errorf("result: invalid member name")
-		}
-		null := len(m.raw) == 4 && string(m.raw) == "null"
-		var ok bool
-		switch string(key) { // no allocation
-		case "captchaId":
-			ok = str(m, null, &out.CaptchaID)
-		case "verificationId":
-			ok, haveID = str(m, null, &out.VerificationID), !null
-		case "verificationPassed":
-			ok, havePassed = boolean(m, null, &out.VerificationPassed), !null
-		case "score":
-			ok, haveScore = number(m, null, &out.Score), !null
-		case "decisionType":
-			ok = str(m, null, &out.DecisionType)
-		case "decisionAction":
-			ok = str(m, null, &out.DecisionAction)
-		case "gatewayFailoverActive":
-			ok = boolean(m, null, &out.GatewayFailoverActive)
-		case "riskScoringEnabled":
-			ok = boolean(m, null, &out.RiskScoringEnabled)
-		case "minimalDataModeEnabled":
-			ok = boolean(m, null, &out.MinimalDataModeEnabled)
-		case "origin":
-			ok = str(m, null, &out.Origin)
-		case "ipAddress":
-			ok = str(m, null, &out.IPAddress)
-		case "countryCode":
-			ok = str(m, null, &out.CountryCode)
-		case "deviceFamily":
-			ok = str(m, null, &out.DeviceFamily)
-		case "operatingSystem":
-			ok = str(m, null, &out.OperatingSystem)
-		case "browser":
-			ok = str(m, null, &out.Browser)
-		case "verificationStartedAt":
-			ok = timestamp(m, null, &out.VerificationStartedAt)
-		case "verificationFinishedAt":
-			ok = timestamp(m, null, &out.VerificationFinishedAt)
-		case "resultExpiresAt":
-			ok = timestamp(m, null, &out.ResultExpiresAt)
-		case "resultFirstFetchedAt":
-			ok = timestamp(m, null, &out.ResultFirstFetchedAt)
-		case "resultLastFetchedAt":
-			ok = timestamp(m, null, &out.ResultLastFetchedAt)
-		default:
-			ok = true
-		}
-		if !ok {
-			return fmt.Errorf("result: member %q has the wrong type or value", truncate(string(key), 40))
-		}
+	var w wireResult
+	if err := json.Unmarshal(data, &w); err != nil {
+		return errors.New("result: not a JSON object of the result format")
 	}
 	switch {
-	case !haveID:
-		return fmt.Errorf("result: verificationId missing")
-	case !havePassed:
-		return fmt.Errorf("result: verificationPassed missing")
-	case !haveScore:
-		return fmt.Errorf("result: score missing")
-	case math.IsNaN(out.Score) || out.Score < 0 || out.Score > 1:
-		return fmt.Errorf("result: score %v outside [0, 1]", out.Score)
+	case w.VerificationID == nil:
+		return errors.New("result: verificationId missing")
+	case w.VerificationPassed == nil:
+		return errors.New("result: verificationPassed missing")
+	case w.Score == nil:
+		return errors.New("result: score missing")
+	case math.IsNaN(*w.Score) || *w.Score < 0 || *w.Score > 1:
+		return fmt.Errorf("result: score %v outside [0, 1]", *w.Score)
+	}
+	out := Result{
+		CaptchaID: w.CaptchaID, VerificationID: *w.VerificationID, VerificationPassed: *w.VerificationPassed,
+		Score: *w.Score, DecisionType: w.DecisionType, DecisionAction: w.DecisionAction,
+		GatewayFailoverActive: w.GatewayFailoverActive, RiskScoringEnabled: w.RiskScoringEnabled,
+		MinimalDataModeEnabled: w.MinimalDataModeEnabled, Origin: w.Origin, IPAddress: w.IPAddress,
+		CountryCode: w.CountryCode, DeviceFamily: w.DeviceFamily, OperatingSystem: w.OperatingSystem,
+		Browser: w.Browser,
+	}
+	for _, ts := range []struct {
+		src *string
+		dst *time.Time
+	}{
+		{w.VerificationStartedAt, &out.VerificationStartedAt},
+		{w.VerificationFinishedAt, &out.VerificationFinishedAt},
+		{w.ResultExpiresAt, &out.ResultExpiresAt},
+		{w.ResultFirstFetchedAt, &out.ResultFirstFetchedAt},
+		{w.ResultLastFetchedAt, &out.ResultLastFetchedAt},
+	} {
+		if ts.src == nil {
+			continue
+		}
+		t, err := parseTimestamp(*ts.src)
+		if err != nil {
+			return fmt.Errorf("result: %w", err)
+		}
+		*ts.dst = t
 	}
 	*r = out
 	return nil
-}
-
-// memberName returns a member's decoded name, without allocating when the
-// name has no escapes (the API's never do).
-func memberName(m topMember) ([]byte, error) {
-	lit := m.key
-	if bytes.IndexByte(lit, '\\') < 0 && utf8.Valid(lit) {
-		return lit[1 : len(lit)-1], nil
-	}
-	k, err := jsonString(lit)
-	return []byte(k), err
-}
-
-// str decodes a string member; null leaves dst as it is.
-func str(m topMember, null bool, dst *string) bool {
-	if null {
-		return true
-	}
-	if !m.isString {
-		return false
-	}
-	v, err := jsonString(m.raw)
-	*dst = v
-	return err == nil
-}
-
-// boolean decodes true or false; null leaves dst as it is.
-func boolean(m topMember, null bool, dst *bool) bool {
-	switch string(m.raw) {
-	case "true":
-		*dst = true
-	case "false":
-		*dst = false
-	case "null":
-	default:
-		return false
-	}
-	return true
-}
-
-// number decodes a JSON number that fits a float64; null leaves dst.
-func number(m topMember, null bool, dst *float64) bool {
-	if null {
-		return true
-	}
-	if c := m.raw[0]; c != '-' && (c < '0' || c > '9') {
-		return false
-	}
-	f, err := strconv.ParseFloat(string(m.raw), 64)
-	*dst = f
-	return err == nil
-}
-
-// timestamp decodes an ISO 8601 string; null is the zero time.
-func timestamp(m topMember, null bool, dst *time.Time) bool {
-	if null {
-		*dst = time.Time{}
-		return true
-	}
-	var s string
-	if !str(m, false, &s) {
-		return false
-	}
-	t, err := parseTimestamp(s)
-	*dst = t
-	return err == nil
 }
 
 // timestampLayouts are tried in order; layouts without a zone are read as UTC.

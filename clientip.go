@@ -1,0 +1,82 @@
+package trustcaptcha
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// parseProxies reads Options.TrustedProxies: IP addresses or CIDR prefixes.
+// It panics on an invalid entry, naming it.
+func parseProxies(list []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range list {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				panic(fmt.Sprintf("trustcaptcha: Options.TrustedProxies: %q is neither an IP address nor a CIDR prefix", s))
+			}
+			a = a.Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out
+}
+
+// ipMatches reports whether solver, the result's IP address, is the
+// request's client IP.
+func (m *middleware) ipMatches(r *http.Request, solver string) bool {
+	want, err := netip.ParseAddr(strings.TrimSpace(solver))
+	if err != nil {
+		return false
+	}
+	got, ok := m.clientIP(r)
+	return ok && got == want.Unmap().WithZone("")
+}
+
+// clientIP resolves the client's address: the connection's peer, or, while
+// that peer is a trusted proxy, the next address to the left in
+// X-Forwarded-For. An unparsable address anywhere on that path is a failure.
+func (m *middleware) clientIP(r *http.Request) (netip.Addr, bool) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	ip = ip.Unmap().WithZone("")
+	if !m.trusted(ip) {
+		return ip, true
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		h := strings.TrimSpace(hops[i])
+		if h == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(h)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		ip = a.Unmap().WithZone("")
+		if !m.trusted(ip) {
+			return ip, true
+		}
+	}
+	return ip, true
+}
+
+func (m *middleware) trusted(ip netip.Addr) bool {
+	for _, p := range m.proxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}

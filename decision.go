@@ -1,0 +1,88 @@
+package trustcaptcha
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Decision is what the middleware decided for one request. The next handler
+// reads it with DecisionFromContext; OnDecision receives it.
+type Decision struct {
+	// Admitted reports that the request passed or was admitted by the
+	// failover policy. In ReportOnly mode it is what would have happened.
+	Admitted bool
+	// Failover reports that the request was admitted by the failover policy
+	// without a verified result.
+	Failover bool
+	// ReportOnly reports that the decision was not enforced.
+	ReportOnly bool
+	// Reason is the reason code (see Reason): ReasonPassed when the result
+	// passed, otherwise the cause, also for failover admissions.
+	Reason string
+	// Err is the cause, nil when the result passed.
+	Err error
+	// Result is the API's result, nil when there was none.
+	Result *Result
+	// Score is Result.Score, or -1 when there was no result.
+	Score float64
+	// Status is the response status of a rejection (400 or 413); 0 when
+	// admitted.
+	Status int
+	// Latency is the time spent reading the token and verifying it.
+	Latency time.Duration
+}
+
+type decisionKey struct{}
+
+// DecisionFromContext returns the decision RequireCaptcha made for the
+// request whose context is ctx. ok is false outside the middleware or when
+// Skip let the request through.
+func DecisionFromContext(ctx context.Context) (d Decision, ok bool) {
+	p, ok := ctx.Value(decisionKey{}).(*Decision)
+	if !ok {
+		return Decision{}, false
+	}
+	return *p, true
+}
+
+// ResultFromContext returns the verification result of a request that
+// passed: ok is true only when the API's result passed every check. It is
+// (nil, false) for a request admitted by failover, for a request that would
+// have been rejected in ReportOnly mode (see DecisionFromContext), and
+// outside the middleware.
+func ResultFromContext(ctx context.Context) (*Result, bool) {
+	d, ok := ctx.Value(decisionKey{}).(*Decision)
+	if !ok || !d.Admitted || d.Failover || d.Result == nil {
+		return nil, false
+	}
+	return d.Result, true
+}
+
+// AdmittedByFailover reports whether the request whose context is ctx was let
+// through by the failover policy, without a verified result. A handler may
+// then add friction (a second factor, moderation, a lower limit).
+func AdmittedByFailover(ctx context.Context) bool {
+	d, ok := ctx.Value(decisionKey{}).(*Decision)
+	return ok && d.Admitted && d.Failover
+}
+
+// decision builds the Decision for a request from what the checks found:
+// res (nil without a result), failover (admitted by the failover policy) and
+// err (the cause of a rejection, nil when admitted). A request whose client
+// went away is never admitted, whatever the verifier said.
+func (m *middleware) decision(r *http.Request, res *Result, failover bool, err error, latency time.Duration) Decision {
+	if ctxErr := r.Context().Err(); ctxErr != nil && Reason(err) != ReasonRequestCanceled {
+		err, failover = fmt.Errorf("trustcaptcha: request abandoned: %w", ctxErr), false
+	}
+	d := Decision{Admitted: err == nil || failover, Failover: failover, ReportOnly: m.reportOnly,
+		Reason: Reason(err), Err: err, Result: res, Score: -1, Latency: latency}
+	if res != nil {
+		d.Score = res.Score
+	}
+	if !d.Admitted {
+		d.Status = StatusCode(err)
+	}
+	return d
+}
