@@ -29,9 +29,13 @@ func (d *discardWriter) Header() http.Header         { return d.h }
 func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discardWriter) WriteHeader(int)             {}
 
-// memVerifier answers at once with a passing result: the middleware's own cost.
+// memVerifier answers at once with a passing result: the middleware's own cost
+// (the benchmarks set AllowReplay; BenchmarkMemoryStore measures claims).
 var memResult = &trustcaptcha.Result{VerificationPassed: true, Score: 0.1}
-var memVerifier = trustcaptcha.VerifierFunc(func(context.Context, string) (*trustcaptcha.Result, error) { return memResult, nil })
+
+var memVerifier = trustcaptcha.VerifierFunc(
+	func(context.Context, string) (*trustcaptcha.Result, error) { return memResult, nil },
+)
 
 // serveLoop sends the same request (a fresh body each time) b.N times.
 func serveLoop(b *testing.B, h http.Handler, base *http.Request, body []byte) {
@@ -64,15 +68,17 @@ var (
 // BenchmarkMiddlewareForm: a urlencoded form POST to a handler that reads
 // two fields, bare and behind RequireCaptcha.
 func BenchmarkMiddlewareForm(b *testing.B) {
-	body := []byte(url.Values{"name": {"Ada Lovelace"}, "email": {"ada@example.com"}, "message": {strings.Repeat("Hello! ", 40)},
-		"tc-verification-token": {tokHuman}}.Encode())
+	body := []byte(
+		url.Values{"name": {"Ada Lovelace"}, "email": {"ada@example.com"}, "message": {strings.Repeat("Hello! ", 40)},
+			"tc-verification-token": {tokHuman}}.Encode(),
+	)
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sinkString = r.FormValue("name") + r.FormValue("email")
 	})
 	base := newReq("application/x-www-form-urlencoded", body)
 	b.Run("impl=bare", func(b *testing.B) { serveLoop(b, handler, base, body) })
 	b.Run("impl=captcha", func(b *testing.B) {
-		serveLoop(b, trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: memVerifier})(handler), base, body)
+		serveLoop(b, trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: memVerifier, AllowReplay: true})(handler), base, body)
 	})
 }
 
@@ -107,11 +113,17 @@ func BenchmarkMiddlewareJSON(b *testing.B) {
 	}{{"1KiB", 1 << 10}, {"1MiB", 1 << 20}} {
 		body := jsonBody(size.n)
 		base := newReq("application/json", body)
-		captcha := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: memVerifier, MaxBodyBytes: 2 << 20})
+		captcha := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: memVerifier, AllowReplay: true, MaxBodyBytes: 2 << 20})
 		b.Run("size="+size.name+"/handler=read/impl=bare", func(b *testing.B) { serveLoop(b, read, base, body) })
-		b.Run("size="+size.name+"/handler=read/impl=captcha", func(b *testing.B) { serveLoop(b, captcha(read), base, body) })
+		b.Run(
+			"size="+size.name+"/handler=read/impl=captcha",
+			func(b *testing.B) { serveLoop(b, captcha(read), base, body) },
+		)
 		b.Run("size="+size.name+"/handler=decode/impl=bare", func(b *testing.B) { serveLoop(b, decode, base, body) })
-		b.Run("size="+size.name+"/handler=decode/impl=captcha", func(b *testing.B) { serveLoop(b, captcha(decode), base, body) })
+		b.Run(
+			"size="+size.name+"/handler=decode/impl=captcha",
+			func(b *testing.B) { serveLoop(b, captcha(decode), base, body) },
+		)
 	}
 }
 
@@ -123,7 +135,7 @@ func BenchmarkMiddlewareHeader(b *testing.B) {
 	base.Header.Set("X-TC-Verification-Token", tokHuman)
 	b.Run("impl=bare", func(b *testing.B) { serveLoop(b, handler, base, nil) })
 	b.Run("impl=captcha", func(b *testing.B) {
-		serveLoop(b, trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: memVerifier})(handler), base, nil)
+		serveLoop(b, trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: memVerifier, AllowReplay: true})(handler), base, nil)
 	})
 }
 
@@ -197,9 +209,13 @@ func BenchmarkFullStackParallel(b *testing.B) {
 	c := api.Client()
 	defer c.CloseIdleConnections()
 	var rejected atomic.Int64
-	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: c, ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-		rejected.Add(1)
-	}})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	h := trustcaptcha.RequireCaptcha(
+		trustcaptcha.Options{Verifier: c, ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			rejected.Add(1)
+		}},
+	)(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}),
+	)
 	body := []byte(url.Values{"name": {"Ada"}, "tc-verification-token": {tok}}.Encode())
 	base := newReq("application/x-www-form-urlencoded", body)
 	b.ReportAllocs()
@@ -235,12 +251,23 @@ func BenchmarkOutage(b *testing.B) {
 		{"breaker=open", []trustcaptcha.ClientOption{trustcaptcha.WithBreaker(1, time.Hour)}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			c, err := trustcaptcha.NewClient("k", append([]trustcaptcha.ClientOption{trustcaptcha.WithAPIHost(host), trustcaptcha.WithTimeout(100 * time.Millisecond)}, tc.opts...)...)
+			c, err := trustcaptcha.NewClient(
+				"k",
+				append(
+					[]trustcaptcha.ClientOption{
+						trustcaptcha.WithAPIHost(host),
+						trustcaptcha.WithTimeout(100 * time.Millisecond),
+					},
+					tc.opts...)...)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer c.CloseIdleConnections()
-			h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: c, Failover: trustcaptcha.FailOpen})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+			h := trustcaptcha.RequireCaptcha(
+				trustcaptcha.Options{Verifier: c, Failover: trustcaptcha.FailOpen},
+			)(
+				http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}),
+			)
 			base := newReq("", nil)
 			base.Header.Set("X-TC-Verification-Token", tokHuman)
 			w := &discardWriter{h: http.Header{}}
@@ -257,4 +284,26 @@ func BenchmarkOutage(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 		})
 	}
+}
+
+// BenchmarkMiddlewareMultipart: a 5 MiB file upload with the token in a text
+// field. "handler=none" is the middleware's own cost (its bytes allocated per
+// request are what it holds for the upload); "handler=parse" adds a handler
+// that parses the form with ParseMultipartForm, bare and behind the
+// middleware.
+func BenchmarkMiddlewareMultipart(b *testing.B) {
+	body, ct := upload(b, tokHuman, 5<<20)
+	base := newReq(ct, body)
+	none := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	parse := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseMultipartForm(1 << 20); err != nil {
+			b.Fatal(err)
+		}
+		sinkString = r.FormValue("name")
+		_ = r.MultipartForm.RemoveAll()
+	})
+	captcha := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: memVerifier, AllowReplay: true})
+	b.Run("handler=none/impl=captcha", func(b *testing.B) { serveLoop(b, captcha(none), base, body) })
+	b.Run("handler=parse/impl=bare", func(b *testing.B) { serveLoop(b, parse, base, body) })
+	b.Run("handler=parse/impl=captcha", func(b *testing.B) { serveLoop(b, captcha(parse), base, body) })
 }

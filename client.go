@@ -8,8 +8,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -288,19 +290,31 @@ func (c *Client) fetch(parent context.Context, tok Token) (*Result, outcome, err
 		u += "?clientFailover=true"
 	}
 	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		var gotConn, wrote atomic.Bool
+		trace := &httptrace.ClientTrace{
+			GotConn:      func(httptrace.GotConnInfo) { gotConn.Store(true) },
+			WroteRequest: func(i httptrace.WroteRequestInfo) { wrote.Store(i.Err == nil) },
+		}
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, u, nil)
 		if err != nil { // cannot happen: base and ID were validated
 			return nil, outcomeNeutral, fmt.Errorf("%w: building request", ErrUnexpectedResponse)
 		}
 		req.Header = http.Header{"Authorization": c.authHeader, "User-Agent": c.uaHeader, "Accept": acceptJSON}
+		// A body the transport cannot rewind: net/http then never resends
+		// the GET by itself when a reused connection dies after sending it
+		// (the API may have counted that fetch). Nothing is sent for it.
+		req.Body = emptyBody{}
 		resp, err := c.hc.Do(req)
 		if err != nil {
 			if perr := parent.Err(); perr != nil {
 				return nil, outcomeNeutral, fmt.Errorf("trustcaptcha: verification abandoned: %w", perr)
 			}
-			// A connection that was never made carried nothing the API could
-			// count: one retry is safe while the time budget lasts.
-			if attempt == 0 && neverSent(err) && ctx.Err() == nil {
+			// A request that never left this machine (no connection, or the
+			// connection failed before the request was written) carried
+			// nothing the API could count: one retry is safe while the time
+			// budget lasts.
+			neverSent := neverDialled(err) || gotConn.Load() && !wrote.Load()
+			if attempt == 0 && neverSent && ctx.Err() == nil {
 				continue
 			}
 			return nil, outcomeFailure, fmt.Errorf("%w: %w", ErrServerUnreachable, transportCause(err, ctx, c.timeout))
@@ -340,7 +354,7 @@ func (c *Client) handle(resp *http.Response, tok Token, ctx, parent context.Cont
 	default:
 		return status(ErrUnexpectedResponse)
 	}
-	body, err := readCapped(resp.Body, maxResultBytes)
+	body, err := readCapped(resp.Body, maxResultBytes, resp.ContentLength)
 	if errors.Is(err, errTooLong) {
 		return nil, outcomeSuccess, fmt.Errorf("%w: result larger than %d bytes", ErrUnexpectedResponse, maxResultBytes)
 	}
@@ -360,9 +374,15 @@ func (c *Client) handle(resp *http.Response, tok Token, ctx, parent context.Cont
 	return &res, outcomeSuccess, nil
 }
 
-// neverSent reports whether err happened before a connection to the API
+// emptyBody is the empty body of a result request (see fetch).
+type emptyBody struct{}
+
+func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
+func (emptyBody) Close() error             { return nil }
+
+// neverDialled reports whether err happened before a connection to the API
 // existed, so the API cannot have seen the request.
-func neverSent(err error) bool {
+func neverDialled(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
 }

@@ -26,30 +26,6 @@ import (
 const testKey = "secret-key-0123456789"
 
 // tokenFor is the widget's token for a verification ID.
-func tokenFor(id string) string { return trustcaptcha.Token{VerificationID: id}.Encode() }
-
-const someID = "3f2b8c4e-9d1a-4b6c-8e7f-112233445566"
-
-// resultJSON is a valid result body for someID.
-func resultJSON(passed bool, score float64) string {
-	return fmt.Sprintf(`{"captchaId":"6f1a7c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b","verificationId":%q,"verificationPassed":%t,"score":%v,
-"decisionType":"RISK_SCORE","decisionAction":"PASS","gatewayFailoverActive":false,"riskScoringEnabled":true,
-"minimalDataModeEnabled":false,"origin":"https://example.com","ipAddress":"203.0.113.7","countryCode":"CH",
-"deviceFamily":"Desktop","operatingSystem":"Linux","browser":"Firefox",
-"verificationStartedAt":"2026-11-25T10:00:00","verificationFinishedAt":"2026-11-25T10:00:02.123Z",
-"resultExpiresAt":"2026-11-25T10:05:02.123456+01:00","resultFirstFetchedAt":null}`, someID, passed, score)
-}
-
-// handServer is a hand-written API for one test: it counts requests and
-// records the last one, so a bug the client shares with trustcaptchatest
-// cannot hide.
-type handServer struct {
-	*httptest.Server
-	hits  atomic.Int64
-	conns atomic.Int64 // connections opened
-	last  atomic.Pointer[http.Request]
-}
-
 func newHandServer(t *testing.T, h http.HandlerFunc) *handServer {
 	t.Helper()
 	s := &handServer{}
@@ -70,7 +46,9 @@ func newHandServer(t *testing.T, h http.HandlerFunc) *handServer {
 
 func newClient(t *testing.T, host string, opts ...trustcaptcha.ClientOption) *trustcaptcha.Client {
 	t.Helper()
-	c, err := trustcaptcha.NewClient(testKey, append([]trustcaptcha.ClientOption{trustcaptcha.WithAPIHost(host)}, opts...)...)
+	c, err := trustcaptcha.NewClient(
+		testKey,
+		append([]trustcaptcha.ClientOption{trustcaptcha.WithAPIHost(host)}, opts...)...)
 	require.NoError(t, err)
 	return c
 }
@@ -226,7 +204,9 @@ func TestClientNeverUsesAHostFromTheToken(t *testing.T) {
 	api := newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotFound)
 	})
-	payload, _ := json.Marshal(map[string]any{"verificationId": someID, "apiEndpoint": attacker.URL, "apiHost": attacker.URL})
+	payload, _ := json.Marshal(
+		map[string]any{"verificationId": someID, "apiEndpoint": attacker.URL, "apiHost": attacker.URL},
+	)
 	tok := base64.StdEncoding.EncodeToString(payload)
 	_, err := newClient(t, api.URL).Verify(context.Background(), tok)
 	require.ErrorIs(t, err, trustcaptcha.ErrVerificationNotFound)
@@ -241,17 +221,18 @@ func TestClientRejectsMalformedTokensWithoutARequest(t *testing.T) {
 	})
 	c := newClient(t, srv.URL)
 	cases := map[string]string{
-		"path traversal ID":   b64(`{"verificationId":"../../admin"}`),
-		"ID with slash":       b64(`{"verificationId":"3f2b8c4e-9d1a-4b6c-8e7f-11223344556/"}`),
-		"ID with query":       b64(`{"verificationId":"3f2b8c4e-9d1a-4b6c-8e7f-1122?x=1#abcd"}`),
-		"ID too long":         b64(`{"verificationId":"` + someID + `0"}`),
-		"ID not a string":     b64(`{"verificationId":12345}`),
-		"no ID":               b64(`{"clientFailover":true}`),
-		"failover not bool":   b64(`{"verificationId":"` + someID + `","clientFailover":"true"}`),
-		"JSON array":          b64(`["` + someID + `"]`),
-		"two objects":         b64(`{"verificationId":"` + someID + `"}{}`),
-		"not JSON":            b64(`hello`),
-		"URL-safe base64":     strings.NewReplacer("+", "-", "/", "_").Replace(b64(`{"verificationId":"` + someID + `","x":"??>>"}`)),
+		"path traversal ID": b64(`{"verificationId":"../../admin"}`),
+		"ID with slash":     b64(`{"verificationId":"3f2b8c4e-9d1a-4b6c-8e7f-11223344556/"}`),
+		"ID with query":     b64(`{"verificationId":"3f2b8c4e-9d1a-4b6c-8e7f-1122?x=1#abcd"}`),
+		"ID too long":       b64(`{"verificationId":"` + someID + `0"}`),
+		"ID not a string":   b64(`{"verificationId":12345}`),
+		"no ID":             b64(`{"clientFailover":true}`),
+		"failover not bool": b64(`{"verificationId":"` + someID + `","clientFailover":"true"}`),
+		"JSON array":        b64(`["` + someID + `"]`),
+		"two objects":       b64(`{"verificationId":"` + someID + `"}{}`),
+		"not JSON":          b64(`hello`),
+		"URL-safe base64": strings.NewReplacer("+", "-", "/", "_").
+			Replace(b64(`{"verificationId":"` + someID + `","x":"??>>"}`)),
 		"no padding":          strings.TrimRight(b64(`{"verificationId":"`+someID+`" }`), "="),
 		"not base64":          "not a token!",
 		"raw JSON":            `{"verificationId":"` + someID + `"}`,
@@ -329,12 +310,17 @@ func TestClientHonoursTheContext(t *testing.T) {
 	t.Parallel()
 	api := trustcaptchatest.NewServer()
 	t.Cleanup(api.Close)
-	tok := api.Human()
-	api.Hang(tok)
-	c := api.Client()
+	tok := tokenFor("55555555-5555-4555-8555-555555555555")
+	arrived := make(chan struct{}, 1)
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-r.Context().Done()
+	}))
+	t.Cleanup(hang.Close)
+	c := newClient(t, hang.URL)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+	go func() { <-arrived; cancel() }()
 	_, err := c.Verify(ctx, tok)
 	require.ErrorIs(t, err, context.Canceled)
 	assert.NotErrorIs(t, err, trustcaptcha.ErrServerUnreachable, "the caller giving up is no outage")
@@ -367,23 +353,53 @@ func TestClientBadResultBodiesAreErrors(t *testing.T) {
 		body string
 		want error
 	}{
-		"empty":                 {"", trustcaptcha.ErrUnexpectedResponse},
-		"not JSON":              {"<html>hello</html>", trustcaptcha.ErrUnexpectedResponse},
-		"truncated":             {valid[:len(valid)/2], trustcaptcha.ErrUnexpectedResponse},
-		"null":                  {"null", trustcaptcha.ErrUnexpectedResponse},
-		"array":                 {"[" + valid + "]", trustcaptcha.ErrUnexpectedResponse},
-		"two objects":           {valid + valid, trustcaptcha.ErrUnexpectedResponse},
-		"passed as string":      {strings.Replace(valid, `"verificationPassed":true`, `"verificationPassed":"true"`, 1), trustcaptcha.ErrUnexpectedResponse},
-		"score as string":       {strings.Replace(valid, `"score":0.1`, `"score":"0.1"`, 1), trustcaptcha.ErrUnexpectedResponse},
-		"score missing":         {strings.Replace(valid, `"score":0.1,`, ``, 1), trustcaptcha.ErrUnexpectedResponse},
-		"passed missing":        {strings.Replace(valid, `"verificationPassed":true,`, ``, 1), trustcaptcha.ErrUnexpectedResponse},
-		"score negative":        {strings.Replace(valid, `"score":0.1`, `"score":-0.5`, 1), trustcaptcha.ErrUnexpectedResponse},
-		"score above one":       {strings.Replace(valid, `"score":0.1`, `"score":7`, 1), trustcaptcha.ErrUnexpectedResponse},
-		"bad timestamp":         {strings.Replace(valid, `"2026-11-25T10:00:00"`, `"yesterday"`, 1), trustcaptcha.ErrUnexpectedResponse},
-		"timestamp as number":   {strings.Replace(valid, `"2026-11-25T10:00:00"`, `1732528800`, 1), trustcaptcha.ErrUnexpectedResponse},
-		"other verification":    {strings.Replace(valid, someID, "00000000-0000-0000-0000-000000000000", 1), trustcaptcha.ErrUnexpectedResponse},
-		"origin as object":      {strings.Replace(valid, `"origin":"https://example.com"`, `"origin":{}`, 1), trustcaptcha.ErrUnexpectedResponse},
-		"verificationId number": {strings.Replace(valid, `"verificationId":"`+someID+`"`, `"verificationId":1`, 1), trustcaptcha.ErrUnexpectedResponse},
+		"empty":       {"", trustcaptcha.ErrUnexpectedResponse},
+		"not JSON":    {"<html>hello</html>", trustcaptcha.ErrUnexpectedResponse},
+		"truncated":   {valid[:len(valid)/2], trustcaptcha.ErrUnexpectedResponse},
+		"null":        {"null", trustcaptcha.ErrUnexpectedResponse},
+		"array":       {"[" + valid + "]", trustcaptcha.ErrUnexpectedResponse},
+		"two objects": {valid + valid, trustcaptcha.ErrUnexpectedResponse},
+		"passed as string": {
+			strings.Replace(valid, `"verificationPassed":true`, `"verificationPassed":"true"`, 1),
+			trustcaptcha.ErrUnexpectedResponse,
+		},
+		"score as string": {
+			strings.Replace(valid, `"score":0.1`, `"score":"0.1"`, 1),
+			trustcaptcha.ErrUnexpectedResponse,
+		},
+		"score missing": {strings.Replace(valid, `"score":0.1,`, ``, 1), trustcaptcha.ErrUnexpectedResponse},
+		"passed missing": {
+			strings.Replace(valid, `"verificationPassed":true,`, ``, 1),
+			trustcaptcha.ErrUnexpectedResponse,
+		},
+		"score negative": {
+			strings.Replace(valid, `"score":0.1`, `"score":-0.5`, 1),
+			trustcaptcha.ErrUnexpectedResponse,
+		},
+		"score above one": {
+			strings.Replace(valid, `"score":0.1`, `"score":7`, 1),
+			trustcaptcha.ErrUnexpectedResponse,
+		},
+		"bad timestamp": {
+			strings.Replace(valid, `"2026-11-25T10:00:00"`, `"yesterday"`, 1),
+			trustcaptcha.ErrUnexpectedResponse,
+		},
+		"timestamp as number": {
+			strings.Replace(valid, `"2026-11-25T10:00:00"`, `1732528800`, 1),
+			trustcaptcha.ErrUnexpectedResponse,
+		},
+		"other verification": {
+			strings.Replace(valid, someID, "00000000-0000-0000-0000-000000000000", 1),
+			trustcaptcha.ErrUnexpectedResponse,
+		},
+		"origin as object": {
+			strings.Replace(valid, `"origin":"https://example.com"`, `"origin":{}`, 1),
+			trustcaptcha.ErrUnexpectedResponse,
+		},
+		"verificationId number": {
+			strings.Replace(valid, `"verificationId":"`+someID+`"`, `"verificationId":1`, 1),
+			trustcaptcha.ErrUnexpectedResponse,
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -444,7 +460,13 @@ func TestClientReusesConnections(t *testing.T) {
 		_, err := c.Verify(context.Background(), tok)
 		require.NoError(t, err)
 	}
-	assert.LessOrEqual(t, srv.conns.Load(), int64(2), "1,000 sequential verifications opened %d connections", srv.conns.Load())
+	assert.LessOrEqual(
+		t,
+		srv.conns.Load(),
+		int64(2),
+		"1,000 sequential verifications opened %d connections",
+		srv.conns.Load(),
+	)
 
 	// Error answers are drained, so they keep the connection too.
 	four04 := newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
@@ -508,8 +530,9 @@ func TestClientBreakerOpensAndCloses(t *testing.T) {
 	t.Parallel()
 	api := trustcaptchatest.NewServer()
 	t.Cleanup(api.Close)
-	const cooldown = 100 * time.Millisecond
-	c := api.Client(trustcaptcha.WithBreaker(3, cooldown))
+	const cooldown = 10 * time.Second
+	clock := newFakeClock()
+	c := api.Client(trustcaptcha.WithBreaker(3, cooldown), trustcaptcha.WithClock(clock.Now))
 	tok := api.Human()
 	ctx := context.Background()
 
@@ -528,8 +551,11 @@ func TestClientBreakerOpensAndCloses(t *testing.T) {
 	assert.Equal(t, before, api.Fetches(tok), "the open breaker let requests through")
 
 	// After the cool-down one probe goes out; the API is still down: open again.
-	time.Sleep(cooldown + 20*time.Millisecond)
+	clock.Advance(cooldown - time.Millisecond)
 	_, err := c.Verify(ctx, tok)
+	require.ErrorIs(t, err, trustcaptcha.ErrBreakerOpen, "still cooling down")
+	clock.Advance(time.Millisecond)
+	_, err = c.Verify(ctx, tok)
 	require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
 	require.NotErrorIs(t, err, trustcaptcha.ErrBreakerOpen)
 	_, err = c.Verify(ctx, tok)
@@ -537,7 +563,7 @@ func TestClientBreakerOpensAndCloses(t *testing.T) {
 
 	// The API recovers: the next probe closes the breaker.
 	api.Down(0)
-	time.Sleep(cooldown + 20*time.Millisecond)
+	clock.Advance(cooldown)
 	for range 3 {
 		res, err := c.Verify(ctx, tok)
 		require.NoError(t, err)
@@ -565,21 +591,42 @@ func TestNewClientRejectsBadConfiguration(t *testing.T) {
 		key  string
 		opts []trustcaptcha.ClientOption
 	}{
-		"empty key":             {"", nil},
-		"blank key":             {"  ", nil},
-		"key with newline":      {"abc\r\nX-Evil: 1", nil},
-		"host without scheme":   {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithAPIHost("api.trustcomponent.com")}},
-		"ftp host":              {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithAPIHost("ftp://api.trustcomponent.com")}},
-		"empty host":            {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithAPIHost("")}},
-		"host with user info":   {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithAPIHost("https://u:p@api.trustcomponent.com")}},
-		"host with query":       {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithAPIHost("https://api.trustcomponent.com/?x=1")}},
-		"host with fragment":    {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithAPIHost("https://api.trustcomponent.com/#x")}},
-		"nil http client":       {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithHTTPClient(nil)}},
-		"zero timeout":          {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithTimeout(0)}},
-		"negative connect":      {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithConnectTimeout(-time.Second)}},
-		"bad proxy":             {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithProxy("::nope")}},
-		"breaker no cooldown":   {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithBreaker(3, 0)}},
-		"http client and proxy": {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithHTTPClient(&http.Client{}), trustcaptcha.WithProxy("http://127.0.0.1:3128")}},
+		"empty key":        {"", nil},
+		"blank key":        {"  ", nil},
+		"key with newline": {"abc\r\nX-Evil: 1", nil},
+		"host without scheme": {
+			testKey,
+			[]trustcaptcha.ClientOption{trustcaptcha.WithAPIHost("api.trustcomponent.com")},
+		},
+		"ftp host": {
+			testKey,
+			[]trustcaptcha.ClientOption{trustcaptcha.WithAPIHost("ftp://api.trustcomponent.com")},
+		},
+		"empty host": {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithAPIHost("")}},
+		"host with user info": {
+			testKey,
+			[]trustcaptcha.ClientOption{trustcaptcha.WithAPIHost("https://u:p@api.trustcomponent.com")},
+		},
+		"host with query": {
+			testKey,
+			[]trustcaptcha.ClientOption{trustcaptcha.WithAPIHost("https://api.trustcomponent.com/?x=1")},
+		},
+		"host with fragment": {
+			testKey,
+			[]trustcaptcha.ClientOption{trustcaptcha.WithAPIHost("https://api.trustcomponent.com/#x")},
+		},
+		"nil http client":     {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithHTTPClient(nil)}},
+		"zero timeout":        {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithTimeout(0)}},
+		"negative connect":    {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithConnectTimeout(-time.Second)}},
+		"bad proxy":           {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithProxy("::nope")}},
+		"breaker no cooldown": {testKey, []trustcaptcha.ClientOption{trustcaptcha.WithBreaker(3, 0)}},
+		"http client and proxy": {
+			testKey,
+			[]trustcaptcha.ClientOption{
+				trustcaptcha.WithHTTPClient(&http.Client{}),
+				trustcaptcha.WithProxy("http://127.0.0.1:3128"),
+			},
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -589,7 +636,12 @@ func TestNewClientRejectsBadConfiguration(t *testing.T) {
 			assert.NotContains(t, err.Error(), testKey)
 		})
 	}
-	c, err := trustcaptcha.NewClient(testKey, trustcaptcha.WithProxy("http://127.0.0.1:3128"), trustcaptcha.WithBreaker(0, 0), nil)
+	c, err := trustcaptcha.NewClient(
+		testKey,
+		trustcaptcha.WithProxy("http://127.0.0.1:3128"),
+		trustcaptcha.WithBreaker(0, 0),
+		nil,
+	)
 	require.NoError(t, err)
 	assert.NotNil(t, c)
 }
@@ -608,8 +660,13 @@ func TestClientWithProxySendsThroughTheProxy(t *testing.T) {
 
 func TestResultJSONRoundTrip(t *testing.T) {
 	t.Parallel()
-	in := trustcaptcha.Result{VerificationID: someID, VerificationPassed: true, Score: 0.25, Origin: "https://a.example",
-		VerificationStartedAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)}
+	in := trustcaptcha.Result{
+		VerificationID:        someID,
+		VerificationPassed:    true,
+		Score:                 0.25,
+		Origin:                "https://a.example",
+		VerificationStartedAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC),
+	}
 	b, err := json.Marshal(in)
 	require.NoError(t, err)
 	var out trustcaptcha.Result
@@ -621,12 +678,16 @@ func TestResultJSONRoundTrip(t *testing.T) {
 func TestParseToken(t *testing.T) {
 	t.Parallel()
 	exp := time.Date(2026, 11, 25, 10, 15, 0, 0, time.UTC)
-	tok, err := trustcaptcha.ParseToken(trustcaptcha.Token{VerificationID: strings.ToUpper(someID), ClientFailover: true, ExpiresAt: exp}.Encode())
+	tok, err := trustcaptcha.ParseToken(
+		trustcaptcha.Token{VerificationID: strings.ToUpper(someID), ClientFailover: true, ExpiresAt: exp}.Encode(),
+	)
 	require.NoError(t, err)
 	assert.Equal(t, trustcaptcha.Token{VerificationID: someID, ClientFailover: true, ExpiresAt: exp}, tok)
 
 	// The widget's own failover token (btoa(JSON.stringify(...))).
-	widget := base64.StdEncoding.EncodeToString([]byte(`{"verificationId":"` + someID + `","expiresAt":"2026-11-25T10:15:00.000Z","clientFailover":true}`))
+	widget := base64.StdEncoding.EncodeToString(
+		[]byte(`{"verificationId":"` + someID + `","expiresAt":"2026-11-25T10:15:00.000Z","clientFailover":true}`),
+	)
 	tok, err = trustcaptcha.ParseToken(widget)
 	require.NoError(t, err)
 	assert.True(t, tok.ClientFailover)

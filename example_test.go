@@ -166,7 +166,19 @@ func ExampleOptions_onDecision() {
 		}),
 		ReportOnly: true,
 		OnDecision: func(r *http.Request, d trustcaptcha.Decision) {
-			logger.Info("captcha", "path", r.URL.Path, "admitted", d.Admitted, "reason", d.Reason, "score", d.Score, "latency", d.Latency)
+			logger.Info(
+				"captcha",
+				"path",
+				r.URL.Path,
+				"admitted",
+				d.Admitted,
+				"reason",
+				d.Reason,
+				"score",
+				d.Score,
+				"latency",
+				d.Latency,
+			)
 			fmt.Println(d.Admitted, d.Reason, d.Score, d.ReportOnly)
 		},
 	})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))

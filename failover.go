@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 )
 
@@ -76,30 +75,49 @@ var (
 )
 
 // LimitFailover bounds p: of the requests p admits, at most n are admitted in
-// each interval of length per (a fixed window that starts with the first
-// admission); the rest are rejected with an error that wraps
+// each window of length per (fixed windows, starting at multiples of per
+// since the Unix epoch); the rest are rejected with an error that wraps
 // ErrFailoverLimitReached and the outage cause. So an attacker who knocks the
-// API out cannot flood the form through the open door. n must be positive and
-// per positive, or LimitFailover panics.
+// API out, or fills the Client's in-flight bound, cannot flood the form
+// through the open door. The budget is this process's; LimitFailoverShared
+// shares one across a fleet. A nil p is FailClosed. n and per must be
+// positive, or LimitFailover panics.
 func LimitFailover(p FailoverPolicy, n int, per time.Duration) FailoverPolicy {
+	return newLimitedFailover("LimitFailover", p, n, per, NewMemoryStore())
+}
+
+// LimitFailoverShared is LimitFailover whose budget is counted by c, so every
+// process using the same Counter (such as a redisstore.Store on one Redis)
+// shares one budget of n admissions per window: 4 instances with a budget of
+// 10 a minute admit 10 in a minute, not 40. Policies sharing a Counter share
+// the budget. When c fails, nothing is admitted (the rejection wraps
+// ErrFailoverLimitReached). n and per must be positive and c not nil, or
+// LimitFailoverShared panics.
+func LimitFailoverShared(p FailoverPolicy, n int, per time.Duration, c Counter) FailoverPolicy {
+	if c == nil {
+		panic("trustcaptcha: LimitFailoverShared: nil Counter")
+	}
+	return newLimitedFailover("LimitFailoverShared", p, n, per, c)
+}
+
+// failoverCounterKey is the Counter key of the failover budget.
+const failoverCounterKey = "failover-budget"
+
+func newLimitedFailover(name string, p FailoverPolicy, n int, per time.Duration, c Counter) *limitedFailover {
 	if p == nil {
 		p = FailClosed
 	}
 	if n <= 0 || per <= 0 {
-		panic(fmt.Sprintf("trustcaptcha: LimitFailover(%d, %v): n and per must be positive", n, per))
+		panic(fmt.Sprintf("trustcaptcha: %s(%d, %v): n and per must be positive", name, n, per))
 	}
-	return &limitedFailover{policy: p, n: n, per: per, now: time.Now}
+	return &limitedFailover{policy: p, n: int64(n), per: per, counter: c}
 }
 
 type limitedFailover struct {
-	policy FailoverPolicy
-	n      int
-	per    time.Duration
-	now    func() time.Time
-
-	mu          sync.Mutex
-	windowStart time.Time
-	used        int
+	policy  FailoverPolicy
+	n       int64
+	per     time.Duration
+	counter Counter
 }
 
 // Admit reports whether the wrapped policy admits the request and the
@@ -115,16 +133,13 @@ func (l *limitedFailover) admit(r *http.Request, err error) (bool, error) {
 	if ok, cause := admit(l.policy, r, err); !ok {
 		return false, cause
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if l.windowStart.IsZero() || now.Sub(l.windowStart) >= l.per {
-		l.windowStart, l.used = now, 0
-	}
-	if l.used >= l.n {
+	count, cerr := l.counter.Increment(r.Context(), failoverCounterKey, l.per)
+	switch {
+	case cerr != nil:
+		return false, fmt.Errorf("%w (its counter failed: %v): %w", ErrFailoverLimitReached, cerr, err)
+	case count > l.n:
 		return false, fmt.Errorf("%w: %w", ErrFailoverLimitReached, err)
 	}
-	l.used++
 	return true, nil
 }
 

@@ -3,11 +3,13 @@ package trustcaptcha_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,66 +31,109 @@ func TestClientFaultInjection(t *testing.T) {
 		tls     bool
 		want    error
 	}{
-		{name: "slow headers past the timeout", want: trustcaptcha.ErrServerUnreachable, handler: func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case <-time.After(5 * time.Second):
-			case <-r.Context().Done():
-			}
-		}},
-		{name: "slow body past the timeout", want: trustcaptcha.ErrServerUnreachable, handler: func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Length", "2000")
-			_, _ = io.WriteString(w, valid[:10])
-			w.(http.Flusher).Flush()
-			for i := 10; i < len(valid); i++ {
+		{
+			name: "slow headers past the timeout",
+			want: trustcaptcha.ErrServerUnreachable,
+			handler: func(w http.ResponseWriter, r *http.Request) {
 				select {
-				case <-time.After(100 * time.Millisecond):
+				case <-time.After(5 * time.Second):
 				case <-r.Context().Done():
-					return
 				}
-				_, _ = io.WriteString(w, valid[i:i+1])
+			},
+		},
+		{
+			name: "slow body past the timeout",
+			want: trustcaptcha.ErrServerUnreachable,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", "2000")
+				_, _ = io.WriteString(w, valid[:10])
 				w.(http.Flusher).Flush()
-			}
-		}},
-		{name: "connection reset before any answer", want: trustcaptcha.ErrServerUnreachable, handler: func(w http.ResponseWriter, r *http.Request) {
-			conn, _, err := http.NewResponseController(w).Hijack()
-			if err == nil {
-				_ = conn.(*net.TCPConn).SetLinger(0) // RST, not FIN
-				conn.Close()
-			}
-		}},
-		{name: "connection reset mid-body", want: trustcaptcha.ErrServerUnreachable, handler: func(w http.ResponseWriter, r *http.Request) {
-			conn, buf, err := http.NewResponseController(w).Hijack()
-			if err == nil {
-				_, _ = buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 900\r\n\r\n" + valid[:40])
-				_ = buf.Flush()
-				_ = conn.(*net.TCPConn).SetLinger(0)
-				conn.Close()
-			}
-		}},
-		{name: "garbage instead of HTTP", want: trustcaptcha.ErrServerUnreachable, handler: func(w http.ResponseWriter, r *http.Request) {
-			conn, buf, err := http.NewResponseController(w).Hijack()
-			if err == nil {
-				_, _ = buf.WriteString("SSH-2.0-OpenSSH_9.6\r\n\r\n")
-				_ = buf.Flush()
-				conn.Close()
-			}
-		}},
-		{name: "200 with HTML", want: trustcaptcha.ErrUnexpectedResponse, handler: func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/html")
-			_, _ = io.WriteString(w, "<html><body>Service Unavailable</body></html>")
-		}},
-		{name: "200 with a result of wrong types everywhere", want: trustcaptcha.ErrUnexpectedResponse, handler: func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.WriteString(w, `{"verificationId":1,"verificationPassed":"yes","score":"low","origin":[]}`)
-		}},
-		{name: "200 with an empty object", want: trustcaptcha.ErrUnexpectedResponse, handler: func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.WriteString(w, `{}`)
-		}},
-		{name: "200 with passed but no score", want: trustcaptcha.ErrUnexpectedResponse, handler: func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.WriteString(w, `{"verificationId":"`+someID+`","verificationPassed":true}`)
-		}},
-		{name: "TLS with an untrusted certificate", tls: true, want: trustcaptcha.ErrServerUnreachable, handler: func(w http.ResponseWriter, r *http.Request) {
-			_, _ = io.WriteString(w, valid)
-		}},
+				for i := 10; i < len(valid); i++ {
+					select {
+					case <-time.After(100 * time.Millisecond):
+					case <-r.Context().Done():
+						return
+					}
+					_, _ = io.WriteString(w, valid[i:i+1])
+					w.(http.Flusher).Flush()
+				}
+			},
+		},
+		{
+			name: "connection reset before any answer",
+			want: trustcaptcha.ErrServerUnreachable,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				conn, _, err := http.NewResponseController(w).Hijack()
+				if err == nil {
+					_ = conn.(*net.TCPConn).SetLinger(0) // RST, not FIN
+					conn.Close()
+				}
+			},
+		},
+		{
+			name: "connection reset mid-body",
+			want: trustcaptcha.ErrServerUnreachable,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				conn, buf, err := http.NewResponseController(w).Hijack()
+				if err == nil {
+					_, _ = buf.WriteString(
+						"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 900\r\n\r\n" + valid[:40],
+					)
+					_ = buf.Flush()
+					_ = conn.(*net.TCPConn).SetLinger(0)
+					conn.Close()
+				}
+			},
+		},
+		{
+			name: "garbage instead of HTTP",
+			want: trustcaptcha.ErrServerUnreachable,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				conn, buf, err := http.NewResponseController(w).Hijack()
+				if err == nil {
+					_, _ = buf.WriteString("SSH-2.0-OpenSSH_9.6\r\n\r\n")
+					_ = buf.Flush()
+					conn.Close()
+				}
+			},
+		},
+		{
+			name: "200 with HTML",
+			want: trustcaptcha.ErrUnexpectedResponse,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				_, _ = io.WriteString(w, "<html><body>Service Unavailable</body></html>")
+			},
+		},
+		{
+			name: "200 with a result of wrong types everywhere",
+			want: trustcaptcha.ErrUnexpectedResponse,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, `{"verificationId":1,"verificationPassed":"yes","score":"low","origin":[]}`)
+			},
+		},
+		{
+			name: "200 with an empty object",
+			want: trustcaptcha.ErrUnexpectedResponse,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, `{}`)
+			},
+		},
+		{
+			name: "200 with passed but no score",
+			want: trustcaptcha.ErrUnexpectedResponse,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, `{"verificationId":"`+someID+`","verificationPassed":true}`)
+			},
+		},
+		{
+			name: "TLS with an untrusted certificate",
+			tls:  true,
+			want: trustcaptcha.ErrServerUnreachable,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, valid)
+			},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -154,5 +199,57 @@ func TestClientSendsTheKeyToNoOtherHost(t *testing.T) {
 	case line := <-got:
 		t.Fatalf("another host got a request: %q", line)
 	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// TestClientNeverResendsAFetch: the API reads a fetch on a reused keep-alive
+// connection and closes it without answering. net/http would resend a
+// bodyless GET on a new connection by itself; the API may have counted the
+// first one, so the Client must not: the fetch fails as unreachable, sent once.
+func TestClientNeverResendsAFetch(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	var fetches []*http.Request
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				br := bufio.NewReader(conn)
+				for n := 0; ; n++ {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					fetches = append(fetches, req)
+					mu.Unlock()
+					if n == 1 { // the second request on this connection: read, then hang up
+						return
+					}
+					body := resultJSON(true, 0.1)
+					_, _ = fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+						len(body), body)
+				}
+			}()
+		}
+	}()
+	c := newClient(t, "http://"+ln.Addr().String())
+	_, err = c.Verify(context.Background(), tokenFor(someID))
+	require.NoError(t, err)
+	_, err = c.Verify(context.Background(), tokenFor(someID))
+	require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Len(t, fetches, 2, "the fetch was sent again")
+	for _, r := range fetches {
+		assert.Equal(t, int64(0), r.ContentLength, "a fetch carries no body")
+		assert.Empty(t, r.TransferEncoding, "a fetch carries no body")
 	}
 }

@@ -30,7 +30,8 @@ func FuzzParseToken(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		tok, err := trustcaptcha.ParseToken(s)
 		if err != nil {
-			if trustcaptcha.Reason(err) != trustcaptcha.ReasonTokenInvalid && trustcaptcha.Reason(err) != trustcaptcha.ReasonTokenMissing {
+			if trustcaptcha.Reason(err) != trustcaptcha.ReasonTokenInvalid &&
+				trustcaptcha.Reason(err) != trustcaptcha.ReasonTokenMissing {
 				t.Fatalf("error %v has reason %s", err, trustcaptcha.Reason(err))
 			}
 			if len(s) > 8 && strings.Contains(err.Error(), s) {
@@ -52,12 +53,15 @@ func FuzzParseToken(f *testing.F) {
 // fuzzHandler is the middleware with a stub verifier and a handler that
 // reports what it saw.
 func fuzzHandler(body *[]byte, ran *bool) http.Handler {
-	return trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: &stub{}, Logger: quietLogger(), MaxBodyBytes: 64 << 10})(
+	return trustcaptcha.RequireCaptcha(
+		trustcaptcha.Options{Verifier: &stub{}, Logger: quietLogger(), MaxBodyBytes: 64 << 10},
+	)(
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			*ran = true
 			*body, _ = io.ReadAll(r.Body)
 			w.WriteHeader(http.StatusNoContent)
-		}))
+		}),
+	)
 }
 
 // admitted checks the middleware's answer: 204 with the handler run, or
@@ -137,7 +141,10 @@ func FuzzExtractForm(f *testing.F) {
 		var ran bool
 		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(in))
 		if multi {
-			r.Header.Set("Content-Type", "multipart/form-data; boundary=\""+strings.NewReplacer(`"`, "", `\`, "").Replace(boundary)+"\"")
+			r.Header.Set(
+				"Content-Type",
+				"multipart/form-data; boundary=\""+strings.NewReplacer(`"`, "", `\`, "").Replace(boundary)+"\"",
+			)
 		} else {
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
@@ -156,8 +163,16 @@ func FuzzExtractForm(f *testing.F) {
 // has a score in [0, 1] and re-encodes to an equal result.
 func FuzzResultJSON(f *testing.F) {
 	f.Add([]byte(resultJSON(true, 0.3)))
-	f.Add([]byte(`{"verificationId":"x","verificationPassed":true,"score":1e-300,"resultExpiresAt":"2026-01-02 03:04:05"}`))
-	f.Add([]byte(`{"verificationId":"x","verificationPassed":false,"score":0,"verificationStartedAt":"2026-01-02T03:04:05+0100"}`))
+	f.Add(
+		[]byte(
+			`{"verificationId":"x","verificationPassed":true,"score":1e-300,"resultExpiresAt":"2026-01-02 03:04:05"}`,
+		),
+	)
+	f.Add(
+		[]byte(
+			`{"verificationId":"x","verificationPassed":false,"score":0,"verificationStartedAt":"2026-01-02T03:04:05+0100"}`,
+		),
+	)
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var r trustcaptcha.Result
@@ -175,7 +190,8 @@ func FuzzResultJSON(f *testing.F) {
 		if err := json.Unmarshal(b, &again); err != nil {
 			t.Fatalf("re-decoding %s: %v", b, err)
 		}
-		if !again.VerificationStartedAt.Equal(r.VerificationStartedAt) || again.Score != r.Score || again.VerificationPassed != r.VerificationPassed {
+		if !again.VerificationStartedAt.Equal(r.VerificationStartedAt) || again.Score != r.Score ||
+			again.VerificationPassed != r.VerificationPassed {
 			t.Fatalf("round trip changed the result")
 		}
 	})

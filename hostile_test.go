@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -144,6 +145,16 @@ func hostileCatalog() []hostile {
 		{name: "Content-Length and chunked together (smuggling)", want: bad},
 		{name: "header token of a path traversal ID", want: bad},
 		{name: "token naming another API host", want: bad},
+		{name: "JSON token key in upper case beside a second token", want: bad},
+		{name: "JSON token key in mixed case beside a second token", want: bad},
+		{name: "JSON token key with the Kelvin sign beside a second token", want: bad},
+		{name: "JSON token key with an escaped Kelvin sign beside a second token", want: bad},
+		{name: "JSON token key with the long s beside a second token", want: bad},
+		{name: "JSON token key escaped beside a second token", want: bad},
+		{name: "multipart with a 3 MiB file and no token", want: bad},
+		{name: "multipart with a 3 MiB file and an unknown verification", want: bad},
+		{name: "multipart with a 5 MiB text field", want: tooBig},
+		{name: "multipart over 32 MiB, chunked", want: tooBig},
 	}
 	set := func(name string, h hostile) {
 		for i := range c {
@@ -159,54 +170,211 @@ func hostileCatalog() []hostile {
 	set("text/plain body", withLen(post("text/plain"), unknownTok))
 	set("unparsable Content-Type", withLen(post(";;;=="), "{}"))
 	set("JSON in UTF-16", withLen(post("application/json; charset=utf-16"), "\xff\xfe{\x00}\x00"))
-	set("JSON with a byte-order mark", withLen(post("application/json"), "\xef\xbb\xbf{\"tc-verification-token\":\""+unknownTok+"\"}"))
-	set("multipart without boundary", withLen(post("multipart/form-data"), mpart("XYZ", "tc-verification-token", unknownTok)))
-	set("multipart with a boundary the body does not use", withLen(post("multipart/form-data; boundary=ABC"), mpart("XYZ", "tc-verification-token", unknownTok)))
-	set("multipart with an over-long boundary", withLen(post("multipart/form-data; boundary="+strings.Repeat("b", 200)), mpart(strings.Repeat("b", 200), "tc-verification-token", unknownTok)))
+	set(
+		"JSON with a byte-order mark",
+		withLen(post("application/json"), "\xef\xbb\xbf{\"tc-verification-token\":\""+unknownTok+"\"}"),
+	)
+	set(
+		"multipart without boundary",
+		withLen(post("multipart/form-data"), mpart("XYZ", "tc-verification-token", unknownTok)),
+	)
+	set(
+		"multipart with a boundary the body does not use",
+		withLen(post("multipart/form-data; boundary=ABC"), mpart("XYZ", "tc-verification-token", unknownTok)),
+	)
+	set(
+		"multipart with an over-long boundary",
+		withLen(
+			post("multipart/form-data; boundary="+strings.Repeat("b", 200)),
+			mpart(strings.Repeat("b", 200), "tc-verification-token", unknownTok),
+		),
+	)
 	set("multipart with 2,000 parts", withLen(post("multipart/form-data; boundary=B"), mpart("B", manyParts...)))
-	set("multipart with two different tokens", withLen(post("multipart/form-data; boundary=B"), mpart("B", "tc-verification-token", unknownTok, "tc-verification-token", tokHuman)))
-	set("multipart with a huge part header", withLen(post("multipart/form-data; boundary=B"),
-		"--B\r\nContent-Disposition: form-data; name=\"x\"\r\nX-Junk: "+strings.Repeat("j", 200<<10)+"\r\n\r\nv\r\n--B--\r\n"))
+	set(
+		"multipart with two different tokens",
+		withLen(
+			post("multipart/form-data; boundary=B"),
+			mpart("B", "tc-verification-token", unknownTok, "tc-verification-token", tokHuman),
+		),
+	)
+	set("multipart with a huge part header", withLen(
+		post("multipart/form-data; boundary=B"),
+		"--B\r\nContent-Disposition: form-data; name=\"x\"\r\nX-Junk: "+strings.Repeat(
+			"j",
+			200<<10,
+		)+"\r\n\r\nv\r\n--B--\r\n",
+	))
 	set("multipart/mixed", withLen(post("multipart/mixed; boundary=B"), mpart("B", "tc-verification-token", tokHuman)))
-	set("form with a 1 MiB token", withLen(post("application/x-www-form-urlencoded"), "tc-verification-token="+hugeToken))
+	set(
+		"form with a 1 MiB token",
+		withLen(post("application/x-www-form-urlencoded"), "tc-verification-token="+hugeToken),
+	)
 	set("header with a 100 KiB token", withLen(post("", "X-TC-Verification-Token: "+hugeToken[:100<<10]), ""))
-	set("form token with invalid UTF-8", withLen(post("application/x-www-form-urlencoded"), "tc-verification-token=%ff%fe"+unknownTok[4:]))
-	set("JSON token with escaped NUL bytes", withLen(post("application/json"), `{"tc-verification-token":"\u0000`+unknownTok+`\u0000"}`))
-	set("JSON with raw NUL bytes", withLen(post("application/json"), "{\"tc-verification-token\":\"\x00"+unknownTok+"\"}"))
-	set("JSON with duplicate keys", withLen(post("application/json"), `{"tc-verification-token":"`+unknownTok+`","tc-verification-token":"`+tokHuman+`"}`))
-	set("JSON nested 100,000 deep", withLen(post("application/json"), `{"a":`+deep+`,"tc-verification-token":"`+tokHuman+`"}`))
-	set("JSON token nested in an object", withLen(post("application/json"), `{"tc-verification-token":{"tc-verification-token":"`+tokHuman+`"}}`))
+	set(
+		"form token with invalid UTF-8",
+		withLen(post("application/x-www-form-urlencoded"), "tc-verification-token=%ff%fe"+unknownTok[4:]),
+	)
+	set(
+		"JSON token with escaped NUL bytes",
+		withLen(post("application/json"), `{"tc-verification-token":"\u0000`+unknownTok+`\u0000"}`),
+	)
+	set(
+		"JSON with raw NUL bytes",
+		withLen(post("application/json"), "{\"tc-verification-token\":\"\x00"+unknownTok+"\"}"),
+	)
+	set(
+		"JSON with duplicate keys",
+		withLen(
+			post("application/json"),
+			`{"tc-verification-token":"`+unknownTok+`","tc-verification-token":"`+tokHuman+`"}`,
+		),
+	)
+	set(
+		"JSON nested 100,000 deep",
+		withLen(post("application/json"), `{"a":`+deep+`,"tc-verification-token":"`+tokHuman+`"}`),
+	)
+	set(
+		"JSON token nested in an object",
+		withLen(post("application/json"), `{"tc-verification-token":{"tc-verification-token":"`+tokHuman+`"}}`),
+	)
 	set("JSON with a huge number", withLen(post("application/json"), `{"n":1`+strings.Repeat("0", 100000)+`e99999999}`))
 	set("JSON null", withLen(post("application/json"), `null`))
 	set("JSON string", withLen(post("application/json"), `"`+tokHuman+`"`))
 	set("JSON empty token", withLen(post("application/json"), `{"tc-verification-token":""}`))
-	set("100 MB JSON without Content-Length (chunked)", hostile{head: post("application/json", "Transfer-Encoding: chunked"), large: 100 << 20})
-	set("Content-Length of 100 MB announced", hostile{head: post("application/json", "Content-Length: 104857600"), body: []string{`{"a":"`}, stall: true})
-	set("Expect 100-continue with 100 MB announced", hostile{head: post("application/json", "Content-Length: 104857600", "Expect: 100-continue"), stall: true})
-	set("Content-Length longer than the body, then a stall", hostile{head: post("application/json", "Content-Length: 500"), body: []string{`{"tc-verification-token":"` + tokHuman}, stall: true})
-	set("chunked body that stalls", hostile{head: post("application/json", "Transfer-Encoding: chunked"), body: []string{"10\r\n{\"tc-verificatio"}, stall: true})
-	set("chunked JSON with an unknown verification", hostile{head: post("application/json", "Transfer-Encoding: chunked"),
-		body: []string{chunked(`{"tc-verification-token":`, `"`+unknownTok+`"}`)}})
-	set("malformed chunk sizes", hostile{head: post("application/json", "Transfer-Encoding: chunked"), body: []string{"zz\r\n{}\r\n0\r\n\r\n"}})
-	set("gzip Content-Encoding", withLen(post("application/json", "Content-Encoding: gzip"), gz(`{"tc-verification-token":"`+tokHuman+`"}`)))
-	set("br Content-Encoding on a form", withLen(post("application/x-www-form-urlencoded", "Content-Encoding: br"), "tc-verification-token="+url.QueryEscape(tokHuman)))
-	set("token in the query string only", withLen("POST /contact?tc-verification-token="+url.QueryEscape(tokHuman)+" HTTP/1.1\r\nHost: x\r\n", ""))
+	set(
+		"100 MB JSON without Content-Length (chunked)",
+		hostile{head: post("application/json", "Transfer-Encoding: chunked"), large: 100 << 20},
+	)
+	set(
+		"Content-Length of 100 MB announced",
+		hostile{head: post("application/json", "Content-Length: 104857600"), body: []string{`{"a":"`}, stall: true},
+	)
+	set(
+		"Expect 100-continue with 100 MB announced",
+		hostile{head: post("application/json", "Content-Length: 104857600", "Expect: 100-continue"), stall: true},
+	)
+	set(
+		"Content-Length longer than the body, then a stall",
+		hostile{
+			head:  post("application/json", "Content-Length: 500"),
+			body:  []string{`{"tc-verification-token":"` + tokHuman},
+			stall: true,
+		},
+	)
+	set(
+		"chunked body that stalls",
+		hostile{
+			head:  post("application/json", "Transfer-Encoding: chunked"),
+			body:  []string{"10\r\n{\"tc-verificatio"},
+			stall: true,
+		},
+	)
+	set(
+		"chunked JSON with an unknown verification",
+		hostile{head: post("application/json", "Transfer-Encoding: chunked"),
+			body: []string{chunked(`{"tc-verification-token":`, `"`+unknownTok+`"}`)}},
+	)
+	set(
+		"malformed chunk sizes",
+		hostile{head: post("application/json", "Transfer-Encoding: chunked"), body: []string{"zz\r\n{}\r\n0\r\n\r\n"}},
+	)
+	set(
+		"gzip Content-Encoding",
+		withLen(post("application/json", "Content-Encoding: gzip"), gz(`{"tc-verification-token":"`+tokHuman+`"}`)),
+	)
+	set(
+		"br Content-Encoding on a form",
+		withLen(
+			post("application/x-www-form-urlencoded", "Content-Encoding: br"),
+			"tc-verification-token="+url.QueryEscape(tokHuman),
+		),
+	)
+	set(
+		"token in the query string only",
+		withLen("POST /contact?tc-verification-token="+url.QueryEscape(tokHuman)+" HTTP/1.1\r\nHost: x\r\n", ""),
+	)
 	set("GET without body", hostile{head: "GET /contact HTTP/1.1\r\nHost: x\r\n"})
 	set("HEAD", hostile{head: "HEAD /contact HTTP/1.1\r\nHost: x\r\n"})
 	set("DELETE without body", hostile{head: "DELETE /contact HTTP/1.1\r\nHost: x\r\n"})
 	set("OPTIONS", hostile{head: "OPTIONS /contact HTTP/1.1\r\nHost: x\r\n"})
-	set("PUT form without token", withLen("PUT /contact HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n", "name=Ada"))
-	set("60 KiB junk header", withLen(post("application/x-www-form-urlencoded", "X-Junk: "+strings.Repeat("j", 60<<10)), "name=Ada"))
-	set("500 headers", withLen(post("application/x-www-form-urlencoded", strings.TrimSuffix(manyHeaders.String(), "\r\n")), "name=Ada"))
-	set("two different token headers", withLen(post("", "X-TC-Verification-Token: "+unknownTok, "X-TC-Verification-Token: "+tokHuman), ""))
+	set(
+		"PUT form without token",
+		withLen("PUT /contact HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n", "name=Ada"),
+	)
+	set(
+		"60 KiB junk header",
+		withLen(post("application/x-www-form-urlencoded", "X-Junk: "+strings.Repeat("j", 60<<10)), "name=Ada"),
+	)
+	set(
+		"500 headers",
+		withLen(
+			post("application/x-www-form-urlencoded", strings.TrimSuffix(manyHeaders.String(), "\r\n")),
+			"name=Ada",
+		),
+	)
+	set(
+		"two different token headers",
+		withLen(post("", "X-TC-Verification-Token: "+unknownTok, "X-TC-Verification-Token: "+tokHuman), ""),
+	)
 	set("blank token header and no body", withLen(post("", "X-TC-Verification-Token:    "), ""))
-	set("urlencoded with a bad escape", withLen(post("application/x-www-form-urlencoded"), "tc-verification-token=%zz"+tokHuman))
+	set(
+		"urlencoded with a bad escape",
+		withLen(post("application/x-www-form-urlencoded"), "tc-verification-token=%zz"+tokHuman),
+	)
 	set("urlencoded with 20,000 fields", withLen(post("application/x-www-form-urlencoded"), manyFields))
-	set("urlencoded token with a raw plus", withLen(post("application/x-www-form-urlencoded"), "tc-verification-token=ab+cd=="))
+	set(
+		"urlencoded token with a raw plus",
+		withLen(post("application/x-www-form-urlencoded"), "tc-verification-token=ab+cd=="),
+	)
 	set("urlencoded in UTF-16", withLen(post("application/x-www-form-urlencoded; charset=utf-16"), "t\x00=\x00"))
-	set("Content-Length and chunked together (smuggling)", hostile{head: post("application/json", "Content-Length: 4", "Transfer-Encoding: chunked"), body: []string{chunked(`{"tc-verification-token":"` + unknownTok + `"}`)}})
-	set("header token of a path traversal ID", withLen(post("", "X-TC-Verification-Token: eyJ2ZXJpZmljYXRpb25JZCI6Ii4uLy4uL2FkbWluIn0="), ""))
-	set("token naming another API host", withLen(post("", "X-TC-Verification-Token: eyJ2ZXJpZmljYXRpb25JZCI6ImJhZCIsImFwaUVuZHBvaW50IjoiaHR0cDovLzEyNy4wLjAuMTo5In0="), ""))
+	set(
+		"Content-Length and chunked together (smuggling)",
+		hostile{
+			head: post("application/json", "Content-Length: 4", "Transfer-Encoding: chunked"),
+			body: []string{chunked(`{"tc-verification-token":"` + unknownTok + `"}`)},
+		},
+	)
+	set(
+		"header token of a path traversal ID",
+		withLen(post("", "X-TC-Verification-Token: eyJ2ZXJpZmljYXRpb25JZCI6Ii4uLy4uL2FkbWluIn0="), ""),
+	)
+	set(
+		"token naming another API host",
+		withLen(
+			post(
+				"",
+				"X-TC-Verification-Token: eyJ2ZXJpZmljYXRpb25JZCI6ImJhZCIsImFwaUVuZHBvaW50IjoiaHR0cDovLzEyNy4wLjAuMTo5In0=",
+			),
+			"",
+		),
+	)
+	two := func(key string) hostile { // key names the unknown token; the right spelling carries a human's
+		return withLen(post("application/json"), `{"`+key+`":"`+unknownTok+`","tc-verification-token":"`+tokHuman+`"}`)
+	}
+	set("JSON token key in upper case beside a second token", two("TC-VERIFICATION-TOKEN"))
+	set("JSON token key in mixed case beside a second token", two("Tc-Verification-ToKen"))
+	set("JSON token key with the Kelvin sign beside a second token", two("tc-verification-to\u212aen"))
+	set("JSON token key with an escaped Kelvin sign beside a second token", two(`tc-verification-to\u212Aen`))
+	set("JSON token key escaped beside a second token", two(`tc\u002dverification\u002dtoken`))
+	longS := withLen(strings.Replace(post("application/json"), "POST /contact", "POST /session", 1), // TokenField tc-session-token
+		`{"tc-ſession-token":"`+unknownTok+`","tc-session-token":"`+tokHuman+`"}`)
+	set("JSON token key with the long s beside a second token", longS)
+	bigUpload := func(token string) hostile {
+		parts := []string{"name", "Ada"}
+		if token != "" {
+			parts = append(parts, "tc-verification-token", token)
+		}
+		return withLen(post("multipart/form-data; boundary=B"),
+			strings.TrimSuffix(mpart("B", parts...), "--B--\r\n")+
+				"--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"f.bin\"\r\n\r\n"+
+				strings.Repeat("0", 3<<20)+"\r\n--B--\r\n")
+	}
+	set("multipart with a 3 MiB file and no token", bigUpload(""))
+	set("multipart with a 3 MiB file and an unknown verification", bigUpload(unknownTok))
+	set("multipart with a 5 MiB text field", withLen(post("multipart/form-data; boundary=B"),
+		mpart("B", "tc-verification-token", tokHuman, "message", strings.Repeat("m", 5<<20))))
+	set("multipart over 32 MiB, chunked",
+		hostile{head: post("multipart/form-data; boundary=B", "Transfer-Encoding: chunked"), large: 40 << 20})
 	return c
 }
 
@@ -242,15 +410,22 @@ func (h hostile) send(t *testing.T, addr string) *http.Response {
 	return resp
 }
 
+// Not parallel: it owns $TMPDIR, to see that no request leaves a file behind.
 func TestHostileRequests(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	v := &stub{}
 	var ran atomic.Int64
-	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: v, Logger: quietLogger()})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	protected := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ran.Add(1)
 		w.WriteHeader(http.StatusNoContent)
-	}))
-	srv := httptest.NewUnstartedServer(h)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/", trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: v, Logger: quietLogger()})(protected))
+	mux.Handle("/session", trustcaptcha.RequireCaptcha(
+		trustcaptcha.Options{Verifier: v, Logger: quietLogger(), TokenField: "tc-session-token"})(protected))
+	srv := httptest.NewUnstartedServer(mux)
 	srv.Config.ReadTimeout = 500 * time.Millisecond // cuts off stalled bodies
 	srv.Config.ErrorLog = nil
 	srv.Start()
@@ -270,6 +445,9 @@ func TestHostileRequests(t *testing.T) {
 			for _, secret := range []string{tokHuman, unknownTok, "trustcaptcha:", "goroutine", "panic"} {
 				assert.NotContains(t, string(body), secret, "the response leaks %q", secret)
 			}
+			left, err := os.ReadDir(tmp)
+			require.NoError(t, err)
+			assert.Empty(t, left, "a temporary file outlived the request")
 		})
 	}
 	srv.Close()

@@ -2,12 +2,15 @@ package trustcaptcha
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -21,11 +24,11 @@ const (
 	DefaultTokenField = "tc-verification-token"
 	// DefaultTokenHeader is the request header read before the body.
 	DefaultTokenHeader = "X-TC-Verification-Token"
-	// DefaultMaxBodyBytes caps JSON and urlencoded bodies, and the in-memory
-	// part of multipart forms.
+	// DefaultMaxBodyBytes caps JSON and urlencoded bodies, the text fields
+	// of a multipart form together, and how much of a multipart body is
+	// held in memory.
 	DefaultMaxBodyBytes = 1 << 20
-	// DefaultMaxMultipartBytes caps a whole multipart body, files included
-	// (files beyond DefaultMaxBodyBytes go to temporary files, not memory).
+	// DefaultMaxMultipartBytes caps a whole multipart body, files included.
 	DefaultMaxMultipartBytes = 32 << 20
 )
 
@@ -50,9 +53,12 @@ type Options struct {
 	// not call the next handler. Nil means DefaultErrorHandler.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
-	// MaxBodyBytes caps how much of a JSON or urlencoded body is read (larger
-	// bodies get 413) and how much of a multipart form is held in memory.
-	// Zero means DefaultMaxBodyBytes (1 MiB). Negative panics.
+	// MaxBodyBytes caps how much of a JSON or urlencoded body is read, and
+	// the text fields (not the files) of a multipart form together: larger
+	// bodies get 413. A multipart body up to this size is held in memory;
+	// a larger one is spooled to one temporary file, which the middleware
+	// removes when the next handler returns. Zero means DefaultMaxBodyBytes
+	// (1 MiB). Negative panics.
 	MaxBodyBytes int64
 
 	// MaxMultipartBytes caps a whole multipart/form-data body, files
@@ -104,9 +110,26 @@ type Options struct {
 	// token or the key. Nil means no callback.
 	OnDecision func(r *http.Request, d Decision)
 
+	// ReplayStore records the verifications that admitted a request, so a
+	// second request with the same verification (the same token, or the
+	// same verification ID re-encoded) is rejected with ErrTokenReused:
+	// one solved CAPTCHA admits one request. A verification is claimed only
+	// when every other check passed (also when the failover policy admits
+	// it) and is kept until its result expires. A store error rejects with
+	// ErrReplayCheckUnavailable. Nil means one MemoryStore shared by every
+	// RequireCaptcha in the process; a fleet of instances shares one on
+	// Redis (package redisstore).
+	ReplayStore ReplayStore
+
+	// AllowReplay, when true, turns the single-use check off: a token is
+	// accepted as often as the TrustCaptcha API returns its result (the
+	// retrieval limit set in the dashboard then decides). False means
+	// single use.
+	AllowReplay bool
+
 	// Logger receives operator errors, logged at level Error: the API
-	// rejected the key, the API answered outside the protocol, or a custom
-	// Verifier failed with an unknown error. Nil means slog.Default(); to
+	// rejected the key, the API answered outside the protocol, the
+	// ReplayStore failed, or a custom Verifier failed with an unknown error. Nil means slog.Default(); to
 	// silence it use slog.New(slog.DiscardHandler).
 	Logger *slog.Logger
 }
@@ -121,12 +144,14 @@ type middleware struct {
 	maxMultipart int64
 	tokenField   string
 	tokenHeader  string
+	jsonType     reflect.Type // see jsonTokenType
 	skip         func(*http.Request) bool
 	origins      map[string]bool
 	matchIP      bool
 	proxies      []netip.Prefix
 	reportOnly   bool
 	onDecision   func(*http.Request, Decision)
+	replay       ReplayStore // nil: single use is off
 	logger       *slog.Logger
 }
 
@@ -185,6 +210,13 @@ func newMiddleware(o Options) *middleware {
 	if m.failover == nil {
 		m.failover = FailClosed
 	}
+	switch {
+	case o.AllowReplay:
+	case o.ReplayStore != nil:
+		m.replay = o.ReplayStore
+	default:
+		m.replay = defaultReplayStore()
+	}
 	if m.errorHandler == nil {
 		m.errorHandler = DefaultErrorHandler
 	}
@@ -205,6 +237,7 @@ func newMiddleware(o Options) *middleware {
 		}
 	}
 	m.proxies = parseProxies(o.TrustedProxies)
+	m.jsonType = jsonTokenType(m.tokenField)
 	return m
 }
 
@@ -259,20 +292,23 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 }
 
 // check verifies tok and applies every check: the failover policy when the
-// API cannot answer, then passed, score, origin and client IP. It returns the
-// result (nil without one), whether the failover policy admitted the request,
-// and the cause of a rejection.
+// API cannot answer, then passed, score, origin and client IP, and last the
+// single-use claim. It returns the result (nil without one), whether the
+// failover policy admitted the request, and the cause of a rejection.
 func (m *middleware) check(r *http.Request, tok string) (res *Result, failover bool, err error) {
 	res, err = m.verifier.Verify(r.Context(), tok)
 	if err != nil {
-		if c := causeOf(err).err; c == ErrServerUnreachable || c == ErrClientReportedFailover {
-			if ok, cause := admit(m.failover, r, err); ok {
-				return nil, true, err
-			} else {
-				err = cause
-			}
+		if c := causeOf(err).err; c != ErrServerUnreachable && c != ErrClientReportedFailover {
+			return nil, false, err
 		}
-		return nil, false, err
+		ok, cause := admit(m.failover, r, err)
+		if !ok {
+			return nil, false, cause
+		}
+		if cerr := m.claim(r.Context(), nil, tok); cerr != nil {
+			return nil, false, cerr
+		}
+		return nil, true, err
 	}
 	switch {
 	case res == nil:
@@ -286,7 +322,56 @@ func (m *middleware) check(r *http.Request, tok string) (res *Result, failover b
 	case m.matchIP && !m.ipMatches(r, res.IPAddress):
 		return res, false, ErrIPMismatch
 	}
-	return res, false, nil
+	return res, false, m.claim(r.Context(), res, tok)
+}
+
+// claimLifetime is how long a verification without a result expiry is kept
+// claimed, and the least any claim is kept (the API's clock and ours may
+// disagree a little).
+const (
+	claimLifetime    = 15 * time.Minute
+	minClaimLifetime = time.Minute
+)
+
+// claim records the verification of tok (res's, when there is one) as used:
+// ErrTokenReused when it already was, ErrReplayCheckUnavailable when the
+// store cannot tell.
+func (m *middleware) claim(ctx context.Context, res *Result, tok string) error {
+	if m.replay == nil {
+		return nil
+	}
+	now := time.Now()
+	id, expires := "", now.Add(claimLifetime)
+	if res != nil {
+		id = strings.ToLower(res.VerificationID)
+		if !res.ResultExpiresAt.IsZero() {
+			expires = res.ResultExpiresAt
+		}
+	}
+	if id == "" { // no result, or a custom Verifier's without an ID
+		if t, err := ParseToken(tok); err == nil {
+			id = t.VerificationID
+		} else {
+			sum := sha256.Sum256([]byte(tok))
+			id = "sha256:" + hex.EncodeToString(sum[:])
+		}
+	}
+	expires = later(expires, now.Add(minClaimLifetime))
+	ok, err := m.replay.Claim(ctx, id, expires)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrReplayCheckUnavailable, err)
+	case !ok:
+		return ErrTokenReused
+	}
+	return nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // SkipSafeMethods is a ready Options.Skip: it skips GET, HEAD and OPTIONS

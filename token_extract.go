@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"strings"
+	"unicode"
 )
 
 // extractToken finds the verification token in r: the header first, then the
@@ -59,7 +61,7 @@ func (m *middleware) extractToken(r *http.Request) (tok string, done func(), err
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	if isJSON {
-		tok, err = jsonToken(body, m.tokenField)
+		tok, err = m.jsonToken(body)
 		return tok, done, err
 	}
 	vals, err := url.ParseQuery(string(body))
@@ -104,13 +106,21 @@ func fieldToken(vals []string, where string) (string, error) {
 var errTooLong = errors.New("longer than the limit")
 
 // readCapped reads r to its end, at most limit bytes: errTooLong past that.
-// Every read of untrusted input in this package goes through it.
-func readCapped(r io.Reader, limit int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err == nil && int64(len(b)) > limit {
+// hint, when positive, is the expected length (a Content-Length), so the
+// buffer is allocated once. Every read of untrusted input in this package
+// goes through it.
+func readCapped(r io.Reader, limit, hint int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if hint > 0 {
+		buf.Grow(int(min(hint, limit)) + bytes.MinRead) // room to see EOF without growing
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
+		return nil, err
+	}
+	if int64(buf.Len()) > limit {
 		return nil, errTooLong
 	}
-	return b, err
+	return buf.Bytes(), nil
 }
 
 // readBody reads the whole request body, at most limit bytes (ErrBodyTooLarge
@@ -119,7 +129,7 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, fmt.Errorf("%w: Content-Length %d over the %d-byte limit", ErrBodyTooLarge, r.ContentLength, limit)
 	}
-	body, err := readCapped(r.Body, limit)
+	body, err := readCapped(r.Body, limit, r.ContentLength)
 	switch {
 	case errors.Is(err, errTooLong):
 		return nil, fmt.Errorf("%w: over the %d-byte limit", ErrBodyTooLarge, limit)
@@ -129,42 +139,62 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	return body, nil
 }
 
-// jsonToken returns the string value of the top-level member of the JSON
-// object in body named field in any letter case (as encoding/json matches a
-// struct tag). A body that is not one valid JSON object, or a member that is
-// missing, empty or not a string, is ErrTokenMissing; two such members with
-// different values are ErrTokenInvalid.
-func jsonToken(body []byte, field string) (string, error) {
-	if !json.Valid(body) {
-		return "", fmt.Errorf("%w: body is not valid JSON", ErrTokenMissing)
+// tokenMembers collects every top-level member of a JSON body that
+// encoding/json matches to the token field (see jsonTokenType).
+type tokenMembers []string
+
+// errNotString marks a token member that is not a JSON string.
+var errNotString = errors.New("the token member is not a string")
+
+func (t *tokenMembers) UnmarshalJSON(b []byte) error {
+	var v string
+	if b[0] != '"' || json.Unmarshal(b, &v) != nil {
+		return errNotString
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if t, _ := dec.Token(); t != json.Delim('{') {
-		return "", fmt.Errorf("%w: JSON body is not an object", ErrTokenMissing)
+	*t = append(*t, v)
+	return nil
+}
+
+// jsonTokenType is a struct type with one field tagged with the token field's
+// name, made once per middleware: decoding a body into it finds the token
+// members exactly as a handler decoding the body into its own struct would
+// (any letter case, escapes, every occurrence). It panics when field cannot
+// be a JSON tag name.
+func jsonTokenType(field string) reflect.Type {
+	for _, c := range field {
+		if !unicode.IsLetter(c) && !unicode.IsDigit(c) && !strings.ContainsRune("-_.:@$!#%&()*+/;<=>?[]^{|}~ ", c) {
+			panic(fmt.Sprintf("trustcaptcha: Options.TokenField %q: a JSON tag cannot hold %q", field, c))
+		}
 	}
-	tok, found := "", false
-	for dec.More() {
-		key, _ := dec.Token() // a string: the body is valid JSON
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return "", fmt.Errorf("%w: body is not valid JSON", ErrTokenMissing)
-		}
-		if k, _ := key.(string); !strings.EqualFold(k, field) {
-			continue
-		}
-		var v string
-		if raw[0] != '"' || json.Unmarshal(raw, &v) != nil {
-			return "", fmt.Errorf("%w: JSON member %q is not a string", ErrTokenMissing, field)
-		}
-		if found && v != tok {
+	return reflect.StructOf([]reflect.StructField{{
+		Name: "Token", Type: reflect.TypeFor[tokenMembers](), Tag: reflect.StructTag(`json:"` + field + `"`),
+	}})
+}
+
+// jsonToken returns the token in a JSON body: the top-level string member
+// named like the token field in any letter case. A body that is not one
+// valid JSON object, or a member that is missing, empty or not a string, is
+// ErrTokenMissing; two such members with different values are
+// ErrTokenInvalid.
+func (m *middleware) jsonToken(body []byte) (string, error) {
+	v := reflect.New(m.jsonType)
+	err := json.Unmarshal(body, v.Interface())
+	switch {
+	case errors.Is(err, errNotString):
+		return "", fmt.Errorf("%w: the JSON member %q is not a string", ErrTokenMissing, m.tokenField)
+	case err != nil || !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")):
+		return "", fmt.Errorf("%w: the body is not one valid JSON object", ErrTokenMissing)
+	}
+	vals := v.Elem().Field(0).Interface().(tokenMembers)
+	for _, s := range vals[min(1, len(vals)):] {
+		if s != vals[0] {
 			return "", fmt.Errorf("%w: two different tokens in the JSON body", ErrTokenInvalid)
 		}
-		tok, found = v, true
 	}
-	if tok == "" {
-		return "", fmt.Errorf("%w: no string member %q at the top of the JSON object", ErrTokenMissing, field)
+	if len(vals) == 0 || vals[0] == "" {
+		return "", fmt.Errorf("%w: no string member %q at the top of the JSON object", ErrTokenMissing, m.tokenField)
 	}
-	return tok, nil
+	return vals[0], nil
 }
 
 // fromMultipart spools the body, finds the token among its text fields with
@@ -219,7 +249,7 @@ func (m *middleware) multipartToken(body io.Reader, boundary string) (string, er
 		}
 		var n int64
 		if p.FormName() == m.tokenField {
-			v, rerr := readCapped(p, m.maxBody-text)
+			v, rerr := readCapped(p, m.maxBody-text, 0)
 			n, err = int64(len(v)), rerr
 			vals = append(vals, string(v))
 		} else {

@@ -1,0 +1,20 @@
+package trustcaptcha
+
+import "time"
+
+// Seams for the tests of package trustcaptcha_test: time is driven by a fake
+// clock instead of sleeps.
+
+// WithClock makes the Client's outage breaker read the time from now.
+func WithClock(now func() time.Time) ClientOption {
+	return func(c *clientConfig) error {
+		c.now = now
+		return nil
+	}
+}
+
+// NewMemoryStoreWithClock is NewMemoryStore reading the time from now and
+// holding at most maxClaims unexpired claims.
+func NewMemoryStoreWithClock(now func() time.Time, maxClaims int) *MemoryStore {
+	return newMemoryStore(now, maxClaims)
+}

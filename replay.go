@@ -1,0 +1,146 @@
+package trustcaptcha
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// ReplayStore records which verifications were already used, so that one
+// solved CAPTCHA admits one request (see Options.ReplayStore).
+// Implementations must be safe for concurrent use, and claiming must be
+// atomic: of two concurrent claims of one id, exactly one wins.
+type ReplayStore interface {
+	// Claim records id as used until expires. It returns false, nil when id
+	// is already recorded and not expired, and an error (never false, nil)
+	// when it cannot tell.
+	Claim(ctx context.Context, id string, expires time.Time) (bool, error)
+}
+
+// Counter counts events in fixed time windows, for a failover budget shared
+// by several processes (see LimitFailoverShared). Implementations must be
+// safe for concurrent use.
+type Counter interface {
+	// Increment adds one to key's count in the current window of length
+	// window (windows start at multiples of window since the Unix epoch) and
+	// returns the new count.
+	Increment(ctx context.Context, key string, window time.Duration) (int64, error)
+}
+
+// DefaultMemoryStoreClaims is how many unexpired claims a MemoryStore holds:
+// 1,000 verifications a second over a 15-minute result lifetime, and then
+// some.
+const DefaultMemoryStoreClaims = 1 << 20
+
+// MemoryStore is a ReplayStore and a Counter in this process's memory: right
+// for a single instance, and the default of Options.ReplayStore. A fleet of
+// instances shares a store on Redis instead (package redisstore).
+//
+// It holds at most DefaultMemoryStoreClaims (1,048,576) unexpired claims, at
+// about 150 bytes each (about 160 MB when full; see BENCHMARKS.md). A claim is
+// freed once it expires; at the bound, Claim returns an error (the
+// middleware then rejects with ErrReplayCheckUnavailable) and never forgets an
+// unexpired claim to make room. Its zero value is not usable: call
+// NewMemoryStore. It is safe for concurrent use.
+type MemoryStore struct {
+	now       func() time.Time
+	maxClaims int
+
+	mu      sync.Mutex
+	claims  map[string]time.Time // id → expiry
+	expiry  expiryHeap           // the same claims, soonest expiry first
+	windows map[string]window    // Counter state, by key
+}
+
+type window struct {
+	index int64 // which window (time since the epoch / its length)
+	count int64
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore() *MemoryStore { return newMemoryStore(time.Now, DefaultMemoryStoreClaims) }
+
+func newMemoryStore(now func() time.Time, maxClaims int) *MemoryStore {
+	return &MemoryStore{now: now, maxClaims: maxClaims, claims: map[string]time.Time{}, windows: map[string]window{}}
+}
+
+// Claim records id as used until expires: true the first time, false while
+// the claim has not expired. At the bound of unexpired claims it returns an
+// error.
+func (s *MemoryStore) Claim(_ context.Context, id string, expires time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	s.sweep(now)
+	if _, used := s.claims[id]; used { // unexpired: sweep freed the rest
+		return false, nil
+	}
+	if len(s.claims) >= s.maxClaims {
+		return false, fmt.Errorf("trustcaptcha: MemoryStore holds %d unexpired claims, its bound", len(s.claims))
+	}
+	s.claims[id] = expires
+	heap.Push(&s.expiry, claim{id, expires})
+	return true, nil
+}
+
+// sweep frees the claims that expired by now.
+func (s *MemoryStore) sweep(now time.Time) {
+	for len(s.expiry) > 0 && !s.expiry[0].expires.After(now) {
+		c := heap.Pop(&s.expiry).(claim)
+		if exp, ok := s.claims[c.id]; ok && exp.Equal(c.expires) {
+			delete(s.claims, c.id)
+		}
+	}
+}
+
+// Increment adds one to key's count in the current window of length window
+// and returns the new count. window must be positive.
+func (s *MemoryStore) Increment(_ context.Context, key string, length time.Duration) (int64, error) {
+	if length <= 0 {
+		return 0, fmt.Errorf("trustcaptcha: MemoryStore.Increment: window %v is not positive", length)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	index := s.now().UnixNano() / int64(length)
+	w := s.windows[key]
+	if w.index != index {
+		if len(s.windows) >= 1024 { // keys of past windows: free them
+			for k, old := range s.windows {
+				if old.index != index {
+					delete(s.windows, k)
+				}
+			}
+		}
+		w = window{index: index}
+	}
+	w.count++
+	s.windows[key] = w
+	return w.count, nil
+}
+
+type claim struct {
+	id      string
+	expires time.Time
+}
+
+// expiryHeap is a container/heap of claims, soonest expiry first.
+type expiryHeap []claim
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].expires.Before(h[j].expires) }
+func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(claim)) }
+func (h *expiryHeap) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	old[len(old)-1] = claim{} // let the id be collected
+	*h = old[:len(old)-1]
+	return c
+}
+
+// defaultReplayStore is the MemoryStore every RequireCaptcha without its own
+// ReplayStore shares, so two middlewares in one process never admit one
+// token twice.
+var defaultReplayStore = sync.OnceValue(NewMemoryStore)
