@@ -41,8 +41,10 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/captchakit/trustcaptcha"
+	"github.com/captchakit/trustcaptcha/redisstore"
 	"github.com/captchakit/trustcaptcha/trustcaptchatest"
 )
 
@@ -60,6 +62,9 @@ type config struct {
 	APIKey         string
 	SiteKey        string
 	APIHost        string
+	// RedisURL, when set, keeps the single-use claims and the failover
+	// budget in Redis, shared by every instance (default: this process).
+	RedisURL string
 }
 
 // widgetCandidates are where the e2e test's npm install puts the widget.
@@ -99,6 +104,7 @@ func parseConfig(args []string) (config, error) {
 		return cfg, err
 	}
 	cfg.APIKey, cfg.SiteKey, cfg.APIHost = os.Getenv("TRUSTCAPTCHA_API_KEY"), os.Getenv("TRUSTCAPTCHA_SITE_KEY"), os.Getenv("TRUSTCAPTCHA_API_HOST")
+	cfg.RedisURL = os.Getenv("REDIS_URL")
 	if cfg.WidgetDir == "" {
 		for _, c := range widgetCandidates {
 			if _, err := os.Stat(filepath.Join(c, "frontendlibrary.esm.js")); err == nil {
@@ -173,22 +179,38 @@ type pageData struct {
 	StatusCode     int
 }
 
-func failoverPolicy(name string) (trustcaptcha.FailoverPolicy, error) {
+// failoverPolicy is the -failover policy; the budget of the limited ones is
+// counted by budget (this process's memory, or Redis for a fleet).
+func failoverPolicy(name string, budget trustcaptcha.Counter) (trustcaptcha.FailoverPolicy, error) {
 	switch name {
 	case "closed", "":
 		return trustcaptcha.FailClosed, nil
 	case "open":
 		return trustcaptcha.FailOpen, nil
 	case "limited":
-		return trustcaptcha.LimitFailover(trustcaptcha.FailOpen, 10, time.Minute), nil
+		return trustcaptcha.LimitFailoverShared(trustcaptcha.FailOpen, 10, time.Minute, budget), nil
 	case "trust-client":
-		return trustcaptcha.LimitFailover(trustcaptcha.FailOpenTrustingClientFailover, 10, time.Minute), nil
+		return trustcaptcha.LimitFailoverShared(trustcaptcha.FailOpenTrustingClientFailover, 10, time.Minute, budget), nil
 	}
 	return nil, fmt.Errorf("-failover %q: want closed, open, limited or trust-client", name)
 }
 
 func newApp(cfg config, logger *slog.Logger) (*app, error) {
-	policy, err := failoverPolicy(cfg.Failover)
+	// Single use and the failover budget: this process's memory, or Redis
+	// shared by a fleet.
+	var store interface {
+		trustcaptcha.ReplayStore
+		trustcaptcha.Counter
+	} = trustcaptcha.NewMemoryStore()
+	storeName := "memory"
+	if cfg.RedisURL != "" {
+		opt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", err)
+		}
+		store, storeName = redisstore.New(redis.NewClient(opt)), "redis"
+	}
+	policy, err := failoverPolicy(cfg.Failover, store)
 	if err != nil {
 		return nil, err
 	}
@@ -229,9 +251,11 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		a.page.APIURL = cfg.WidgetAPIURL
 	}
 	a.page.WidgetFailover = cfg.WidgetFailover
+	a.mode += ", " + storeName + " store"
 
 	captcha := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
 		Verifier:     client,
+		ReplayStore:  store,
 		Threshold:    cfg.Threshold,
 		Failover:     policy,
 		Skip:         trustcaptcha.SkipSafeMethods,

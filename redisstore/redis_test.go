@@ -1,0 +1,244 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/captchakit/trustcaptcha"
+	"github.com/captchakit/trustcaptcha/redisstore"
+	"github.com/captchakit/trustcaptcha/trustcaptchatest"
+)
+
+var (
+	_ trustcaptcha.ReplayStore = (*redisstore.Store)(nil)
+	_ trustcaptcha.Counter     = (*redisstore.Store)(nil)
+)
+
+// redisServer is a redis-server the test started on 127.0.0.1, without
+// persistence; it is stopped when the test ends.
+type redisServer struct {
+	t    *testing.T
+	port int
+	cmd  *exec.Cmd
+}
+
+// startRedis starts redis-server on a free port. Without the program it
+// skips the test, unless CI is set: CI must run it.
+func startRedis(t *testing.T) *redisServer {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("redis-server is not installed, and CI must run the Redis tests (.ci/run installs it)")
+		}
+		t.Skipf("redis-server is not installed; Redis test skipped (apt-get install redis-server)")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+	s := &redisServer{t: t, port: port}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
+
+func (s *redisServer) start() {
+	s.t.Helper()
+	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--protected-mode", "yes", "--dir", s.t.TempDir())
+	require.NoError(s.t, s.cmd.Start())
+	rdb := redis.NewClient(&redis.Options{Addr: s.addr()})
+	defer rdb.Close()
+	require.Eventually(s.t, func() bool { return rdb.Ping(context.Background()).Err() == nil },
+		10*time.Second, 20*time.Millisecond, "redis-server did not come up")
+}
+
+func (s *redisServer) stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.cmd = nil
+}
+
+// client is a go-redis client with short timeouts, closed at the end.
+func (s *redisServer) client() *redis.Client {
+	rdb := redis.NewClient(&redis.Options{Addr: s.addr(), DialTimeout: 200 * time.Millisecond,
+		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, MaxRetries: -1})
+	s.t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+func TestClaim(t *testing.T) {
+	srv := startRedis(t)
+	rdb := srv.client()
+	store := redisstore.New(rdb, redisstore.WithKeyPrefix("test:"))
+	ctx := context.Background()
+	expires := time.Now().Add(10 * time.Minute)
+
+	ok, err := store.Claim(ctx, "v1", expires)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	ok, err = store.Claim(ctx, "v1", expires)
+	require.NoError(t, err)
+	assert.False(t, ok, "a second claim loses")
+
+	ttl, err := rdb.PTTL(ctx, "test:used:v1").Result()
+	require.NoError(t, err)
+	assert.InDelta(t, (10 * time.Minute).Seconds(), ttl.Seconds(), 5, "the key expires with the result")
+
+	ok, err = store.Claim(ctx, "gone", time.Now().Add(-time.Second))
+	require.NoError(t, err)
+	assert.True(t, ok, "an expired result records nothing")
+	n, _ := rdb.Exists(ctx, "test:used:gone").Result()
+	assert.Zero(t, n)
+}
+
+func TestIncrement(t *testing.T) {
+	srv := startRedis(t)
+	rdb := srv.client()
+	store := redisstore.New(rdb)
+	ctx := context.Background()
+	window := 24 * time.Hour // a window boundary during the test is a day away
+	for want := int64(1); want <= 3; want++ {
+		n, err := store.Increment(ctx, "k", window)
+		require.NoError(t, err)
+		assert.Equal(t, want, n)
+	}
+	keys, err := rdb.Keys(ctx, redisstore.DefaultKeyPrefix+"count:k:*").Result()
+	require.NoError(t, err)
+	require.Len(t, keys, 1)
+	ttl, err := rdb.PTTL(ctx, keys[0]).Result()
+	require.NoError(t, err)
+	assert.Greater(t, ttl, window-time.Minute, "the window's key expires with the window")
+	assert.LessOrEqual(t, ttl, window)
+	_, err = store.Increment(ctx, "k", 0)
+	assert.Error(t, err)
+}
+
+// instance is one "server" of a fleet: its own Redis client and middleware.
+func instance(t *testing.T, srv *redisServer, opts trustcaptcha.Options) (*httptest.Server, *atomic.Int64) {
+	store := redisstore.New(srv.client())
+	if opts.ReplayStore == nil {
+		opts.ReplayStore = store
+	}
+	if opts.Failover != nil {
+		opts.Failover = trustcaptcha.LimitFailoverShared(opts.Failover, 10, 24*time.Hour, store)
+	}
+	var admitted atomic.Int64
+	h := trustcaptcha.RequireCaptcha(opts)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		admitted.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts, &admitted
+}
+
+func post(t *testing.T, url, token string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, nil)
+	require.NoError(t, err)
+	req.Header.Set("X-TC-Verification-Token", token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestTwoInstancesAdmitATokenOnce(t *testing.T) {
+	srv := startRedis(t)
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	a, admittedA := instance(t, srv, trustcaptcha.Options{Verifier: api.Client()})
+	b, admittedB := instance(t, srv, trustcaptcha.Options{Verifier: api.Client()})
+
+	tok := api.Human()
+	assert.Equal(t, http.StatusNoContent, post(t, a.URL, tok))
+	assert.Equal(t, http.StatusBadRequest, post(t, b.URL, tok), "the other instance knows it was used")
+	assert.Equal(t, http.StatusBadRequest, post(t, a.URL, tok))
+
+	// 100 concurrent requests with one token, split between the two.
+	admittedA.Store(0)
+	admittedB.Store(0)
+	tok = api.Human()
+	var wg sync.WaitGroup
+	for i := range 100 {
+		url := a.URL
+		if i%2 == 1 {
+			url = b.URL
+		}
+		wg.Go(func() { post(t, url, tok) })
+	}
+	wg.Wait()
+	assert.Equal(t, int64(1), admittedA.Load()+admittedB.Load(), "exactly one request admitted across the fleet")
+}
+
+func TestSharedFailoverBudget(t *testing.T) {
+	srv := startRedis(t)
+	down := trustcaptcha.VerifierFunc(func(context.Context, string) (*trustcaptcha.Result, error) {
+		return nil, fmt.Errorf("%w: connection refused", trustcaptcha.ErrServerUnreachable)
+	})
+	var urls []string
+	var counters []*atomic.Int64
+	for range 4 {
+		ts, n := instance(t, srv, trustcaptcha.Options{Verifier: down, Failover: trustcaptcha.FailOpen})
+		urls, counters = append(urls, ts.URL), append(counters, n)
+	}
+	for i := range 40 {
+		post(t, urls[i%4], trustcaptchatest.Token(fmt.Sprintf("00000000-0000-4000-8000-%012d", i)))
+	}
+	total := int64(0)
+	for _, n := range counters {
+		total += n.Load()
+	}
+	assert.Equal(t, int64(10), total, "a budget of 10 shared by 4 instances admits 10, not 40")
+}
+
+func TestRedisDownRejectsAndRecovers(t *testing.T) {
+	srv := startRedis(t)
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	var reasons []string
+	var mu sync.Mutex
+	a, admitted := instance(t, srv, trustcaptcha.Options{Verifier: api.Client(), Failover: trustcaptcha.FailOpen,
+		OnDecision: func(_ *http.Request, d trustcaptcha.Decision) {
+			mu.Lock()
+			defer mu.Unlock()
+			reasons = append(reasons, d.Reason)
+		}})
+	require.Equal(t, http.StatusNoContent, post(t, a.URL, api.Human()))
+
+	srv.stop()
+	for range 3 {
+		start := time.Now()
+		assert.Equal(t, http.StatusBadRequest, post(t, a.URL, api.Human()))
+		assert.Less(t, time.Since(start), 5*time.Second, "a Redis that is down must not hang requests")
+	}
+	assert.Equal(t, int64(1), admitted.Load(), "nothing admitted while the replay check is down")
+	mu.Lock()
+	assert.Equal(t, []string{trustcaptcha.ReasonPassed, trustcaptcha.ReasonReplayUnavailable,
+		trustcaptcha.ReasonReplayUnavailable, trustcaptcha.ReasonReplayUnavailable}, reasons)
+	mu.Unlock()
+
+	srv.start() // same port, empty
+	assert.Eventually(t, func() bool { return post(t, a.URL, api.Human()) == http.StatusNoContent },
+		10*time.Second, 50*time.Millisecond, "admitted again once Redis is back")
+}
