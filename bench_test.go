@@ -8,10 +8,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -306,4 +308,48 @@ func BenchmarkMiddlewareMultipart(b *testing.B) {
 	b.Run("handler=none/impl=captcha", func(b *testing.B) { serveLoop(b, captcha(none), base, body) })
 	b.Run("handler=parse/impl=bare", func(b *testing.B) { serveLoop(b, parse, base, body) })
 	b.Run("handler=parse/impl=captcha", func(b *testing.B) { serveLoop(b, captcha(parse), base, body) })
+}
+
+// BenchmarkMemoryStore: the cost of one claim (a fresh id each time, as for
+// a real stream of verifications) and, filled to its default bound, the
+// memory each unexpired claim holds.
+func BenchmarkMemoryStore(b *testing.B) {
+	ctx := context.Background()
+	ids := make([]string, 1<<20)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%08x-0000-4000-8000-000000000000", i)
+	}
+	b.Run("op=claim", func(b *testing.B) {
+		var s *trustcaptcha.MemoryStore
+		expires := time.Now().Add(15 * time.Minute)
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if i%len(ids) == 0 { // a full store: start again
+				s = trustcaptcha.NewMemoryStore()
+			}
+			if _, err := s.Claim(ctx, ids[i%len(ids)], expires); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("op=fill-1M", func(b *testing.B) {
+		for b.Loop() {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			s := trustcaptcha.NewMemoryStore()
+			expires := time.Now().Add(15 * time.Minute)
+			for _, id := range ids[:1_000_000] {
+				if _, err := s.Claim(ctx, id, expires); err != nil {
+					b.Fatal(err)
+				}
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/1e6, "bytes/claim")
+			runtime.KeepAlive(s)
+		}
+	})
 }

@@ -2,6 +2,7 @@ package trustcaptcha
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -34,6 +35,13 @@ const (
 	// DefaultBreakerCooldown is how long the open breaker answers at once
 	// before it lets one probe through.
 	DefaultBreakerCooldown = 10 * time.Second
+	// DefaultMaxInFlight is how many verifications may wait on the API at
+	// once per Client. A healthy API at 5,000 verifications a second and
+	// 50 ms keeps about 250 waiting (Little's law); 512 leaves room for
+	// bursts and a slower API, and bounds what an outage can pile up: at
+	// most 512 goroutines and connections wait on a dead API, not one per
+	// arriving request until the breaker opens.
+	DefaultMaxInFlight = 512
 	// maxResultBytes caps how much of a 200 answer is read; a real result is
 	// under 2 KiB.
 	maxResultBytes = 64 << 10
@@ -55,6 +63,7 @@ type Client struct {
 	timeout   time.Duration
 	userAgent string
 	breaker   *breaker
+	inFlight  chan struct{} // a slot per verification waiting on the API
 
 	// Header values, made once: the transport only reads them.
 	authHeader, uaHeader []string
@@ -74,6 +83,8 @@ type clientConfig struct {
 	transportOption bool // an option that configures our own transport was given
 	breakerFailures int
 	breakerCooldown time.Duration
+	maxInFlight     int
+	tlsConfig       *tls.Config
 	now             func() time.Time
 }
 
@@ -144,6 +155,37 @@ func WithProxy(proxyURL string) ClientOption {
 	}
 }
 
+// WithMaxInFlight bounds how many verifications wait on the API at once
+// (default DefaultMaxInFlight, 512; n must be positive). One more fails at
+// once with an error wrapping ErrInFlightLimit and ErrServerUnreachable, so
+// the failover policy decides, as for any outage: a flood of requests, or an
+// API that stopped answering, cannot pile up goroutines and connections
+// without end. Because a flood can fill the bound, bound FailOpen with
+// LimitFailover. The idle connection pool per host is as large as the bound.
+func WithMaxInFlight(n int) ClientOption {
+	return func(c *clientConfig) error {
+		if n <= 0 {
+			return fmt.Errorf("trustcaptcha: WithMaxInFlight: %d is not positive", n)
+		}
+		c.maxInFlight = n
+		return nil
+	}
+}
+
+// WithTLSConfig sets the TLS configuration of the Client's own transport,
+// for a private CA (a self-hosted API or a proxy) or a client certificate.
+// The Client uses a clone. It cannot be combined with WithHTTPClient.
+func WithTLSConfig(cfg *tls.Config) ClientOption {
+	return func(c *clientConfig) error {
+		if cfg == nil {
+			return errors.New("trustcaptcha: WithTLSConfig: nil *tls.Config")
+		}
+		c.tlsConfig = cfg.Clone()
+		c.transportOption = true
+		return nil
+	}
+}
+
 // WithBreaker configures the outage breaker: after failures consecutive
 // unreachable errors (network error, timeout, HTTP 5xx) the Client stops
 // calling the API for cooldown and answers ErrServerUnreachable (wrapping
@@ -177,6 +219,7 @@ func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
 		connectTimeout:  DefaultConnectTimeout,
 		breakerFailures: DefaultBreakerFailures,
 		breakerCooldown: DefaultBreakerCooldown,
+		maxInFlight:     DefaultMaxInFlight,
 		now:             time.Now,
 	}
 	for _, o := range opts {
@@ -194,11 +237,11 @@ func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
 	var hc http.Client
 	if cfg.hc != nil {
 		if cfg.transportOption {
-			return nil, errors.New("trustcaptcha: NewClient: WithConnectTimeout and WithProxy configure the built-in transport; with WithHTTPClient, set them on your own")
+			return nil, errors.New("trustcaptcha: NewClient: WithConnectTimeout, WithProxy and WithTLSConfig configure the built-in transport; with WithHTTPClient, set them on your own")
 		}
 		hc = *cfg.hc
 	} else {
-		hc.Transport = newTransport(cfg.connectTimeout, cfg.proxy)
+		hc.Transport = newTransport(cfg)
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c := &Client{
@@ -207,6 +250,7 @@ func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
 		hc:        &hc,
 		timeout:   cfg.timeout,
 		userAgent: userAgent(),
+		inFlight:  make(chan struct{}, cfg.maxInFlight),
 	}
 	c.authHeader, c.uaHeader = []string{"Bearer " + apiKey}, []string{c.userAgent}
 	if cfg.breakerFailures > 0 {
@@ -226,21 +270,28 @@ func normalizeHost(host string) (string, error) {
 	return u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"), nil
 }
 
-// newTransport is the Client's own keep-alive transport: bounded connects, a
-// connection pool large enough for a busy site's parallel verifications.
-func newTransport(connectTimeout time.Duration, proxy *url.URL) *http.Transport {
+// newTransport is the Client's own keep-alive transport: bounded connects,
+// an idle pool as large as the in-flight bound (so a busy site reuses its
+// connections instead of dialling), and HTTP/2 connections health-checked
+// with pings, so one that died silently is noticed within seconds.
+func newTransport(cfg clientConfig) *http.Transport {
 	t := &http.Transport{
-		DialContext:            (&net.Dialer{Timeout: connectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:            (&net.Dialer{Timeout: cfg.connectTimeout, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:      true,
-		MaxIdleConns:           128,
-		MaxIdleConnsPerHost:    64,
+		MaxIdleConns:           cfg.maxInFlight,
+		MaxIdleConnsPerHost:    cfg.maxInFlight,
 		IdleConnTimeout:        90 * time.Second,
-		TLSHandshakeTimeout:    connectTimeout,
+		TLSHandshakeTimeout:    cfg.connectTimeout,
+		TLSClientConfig:        cfg.tlsConfig,
 		ExpectContinueTimeout:  time.Second,
 		MaxResponseHeaderBytes: 64 << 10,
+		HTTP2: &http.HTTP2Config{
+			SendPingTimeout: 5 * time.Second, // a ping after 5 s without a frame…
+			PingTimeout:     2 * time.Second, // …unanswered for 2 s closes the connection
+		},
 	}
-	if proxy != nil {
-		t.Proxy = http.ProxyURL(proxy)
+	if cfg.proxy != nil {
+		t.Proxy = http.ProxyURL(cfg.proxy)
 	}
 	return t
 }
@@ -276,8 +327,21 @@ func (c *Client) Verify(ctx context.Context, token string) (*Result, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %w", ErrServerUnreachable, ErrBreakerOpen)
 	}
+	select {
+	case c.inFlight <- struct{}{}:
+		defer func() { <-c.inFlight }()
+	default:
+		c.breaker.record(probe, outcomeNeutral) // says nothing about the API
+		return nil, fmt.Errorf("%w: %w (%d)", ErrServerUnreachable, ErrInFlightLimit, cap(c.inFlight))
+	}
 	res, out, err := c.fetch(ctx, tok)
 	c.breaker.record(probe, out)
+	if out == outcomeFailure {
+		// Connections the API did not answer on may be dead without a reset
+		// (a NAT or load balancer dropped them): drop the idle ones, so the
+		// next attempt and the breaker's probe dial afresh.
+		c.hc.CloseIdleConnections()
+	}
 	return res, err
 }
 

@@ -61,6 +61,13 @@ var (
 	// returns wraps both ErrBreakerOpen and ErrServerUnreachable.
 	ErrBreakerOpen = errors.New("trustcaptcha: outage breaker open")
 
+	// ErrInFlightLimit: the Client did not call the API because as many
+	// verifications as WithMaxInFlight allows are already waiting on it. The
+	// error the Client returns wraps both ErrInFlightLimit and
+	// ErrServerUnreachable (its reason code is server-unreachable), so the
+	// failover policy decides.
+	ErrInFlightLimit = errors.New("trustcaptcha: too many verifications in flight")
+
 	// ErrUnexpectedResponse: the API answered something the protocol does not
 	// define (a redirect, another status, a 200 whose body is not a valid
 	// result). It is not an outage: failover policies never admit it.

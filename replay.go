@@ -39,7 +39,7 @@ const DefaultMemoryStoreClaims = 1 << 20
 // instances shares a store on Redis instead (package redisstore).
 //
 // It holds at most DefaultMemoryStoreClaims (1,048,576) unexpired claims, at
-// about 150 bytes each (about 160 MB when full; see BENCHMARKS.md). A claim is
+// about 145 bytes each (about 150 MB when full; see BENCHMARKS.md). A claim is
 // freed once it expires; at the bound, Claim returns an error (the
 // middleware then rejects with ErrReplayCheckUnavailable) and never forgets an
 // unexpired claim to make room. Its zero value is not usable: call

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -241,4 +242,35 @@ func TestRedisDownRejectsAndRecovers(t *testing.T) {
 	srv.start() // same port, empty
 	assert.Eventually(t, func() bool { return post(t, a.URL, api.Human()) == http.StatusNoContent },
 		10*time.Second, 50*time.Millisecond, "admitted again once Redis is back")
+}
+
+// commands is how many commands the server has processed.
+func commands(t *testing.T, rdb *redis.Client) int64 {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "stats").Result()
+	require.NoError(t, err)
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "total_commands_processed:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			require.NoError(t, err)
+			return n
+		}
+	}
+	t.Fatal("no total_commands_processed in INFO")
+	return 0
+}
+
+// TestOneRoundTripPerVerification: an admitted verification costs one Redis
+// command (SET NX), a failover admission one more (the budget's script).
+func TestOneRoundTripPerVerification(t *testing.T) {
+	srv := startRedis(t)
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	rdb := srv.client()
+	a, _ := instance(t, srv, trustcaptcha.Options{Verifier: api.Client()})
+	post(t, a.URL, api.Human()) // warm up connections
+	before := commands(t, rdb)
+	require.Equal(t, http.StatusNoContent, post(t, a.URL, api.Human()))
+	// INFO reports the count before itself: the difference holds the first INFO.
+	assert.Equal(t, int64(1), commands(t, rdb)-before-1, "Redis commands for one admitted verification")
 }
