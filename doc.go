@@ -20,7 +20,16 @@
 //	r.Group(func(r chi.Router) { r.Use(captcha); /* routes */ }) // chi, a group
 //
 // In the handler, ResultFromContext returns the verified result and
-// AdmittedByFailover tells a request let through during an API outage.
+// AdmittedByFailover tells a request let through during an API outage (it
+// has no result).
+//
+// # One solve, one request
+//
+// Each verification admits one request: the middleware claims it in
+// Options.ReplayStore (by default a MemoryStore shared by the process) and
+// rejects a second use with ErrTokenReused. A fleet of instances shares the
+// claims, and the failover budget of LimitFailoverShared, on Redis with
+// package github.com/captchakit/trustcaptcha/redisstore.
 //
 // # Decisions
 //
@@ -40,6 +49,15 @@
 // explicitly trusts it. A bad API key or an answer outside the protocol is
 // never admitted; it is logged to Options.Logger for the operator.
 //
+// # Files
+//
+// middleware.go (RequireCaptcha, Options, the checks), decision.go (Decision
+// and the context accessors), token_extract.go (taking the token from a
+// request), token.go (the token format), verifier.go (Verifier, Result),
+// client.go and breaker.go (the API client), failover.go (the policies),
+// replay.go (single use), clientip.go (MatchClientIP), errors.go (the table
+// of causes), response.go (the default rejection).
+//
 // # The API client
 //
 // Client speaks the current TrustCaptcha protocol: the API host is fixed at
@@ -51,6 +69,7 @@
 // # Testing
 //
 // Package trustcaptchatest runs a fake TrustCaptcha API on 127.0.0.1 that
-// mints tokens for any result, forces any status, delay or hang, and serves
-// the widget's endpoints, so tests need no account and no network.
+// mints tokens for any result, builds form and JSON requests carrying a
+// fresh token of any kind, forces any status, delay or hang, and serves the
+// widget's endpoints, so tests need no account and no network.
 package trustcaptcha

@@ -7,18 +7,22 @@
 // With no TRUSTCAPTCHA_API_KEY it needs no account and no network: it starts
 // the fake TrustCaptcha API (trustcaptchatest) in-process and serves a demo
 // widget that gets tokens from it (act as a human, a bot, or during an API
-// outage). When the real widget's files are present (see -widget-dir) it
-// serves the real <trustcaptcha-component> against the fake instead.
+// outage). With -widget real it serves the real <trustcaptcha-component>
+// against the fake instead (its files come from npm: `go test ./example/...`
+// installs them into e2e/node_modules).
 //
 // With TRUSTCAPTCHA_API_KEY and TRUSTCAPTCHA_SITE_KEY set it serves the real
-// widget and verifies with the real API.
+// widget and verifies with the real API (TRUSTCAPTCHA_API_HOST to use another
+// host). With REDIS_URL set, single-use claims and the failover budget live
+// in Redis, shared by every instance.
 //
 // Flags (or environment): -addr (ADDR, default 127.0.0.1:8080), -threshold
 // (TRUSTCAPTCHA_THRESHOLD, default 0.5), -failover
 // closed|open|limited|trust-client (TRUSTCAPTCHA_FAILOVER, default closed),
-// -widget-dir (TRUSTCAPTCHA_WIDGET_DIR), -widget-api-url
-// (TRUSTCAPTCHA_WIDGET_API_URL), -widget-failover
-// (TRUSTCAPTCHA_WIDGET_FAILOVER=true). Every decision is logged with log/slog.
+// -widget demo|real (TRUSTCAPTCHA_WIDGET, default demo), -widget-dir
+// (TRUSTCAPTCHA_WIDGET_DIR), -widget-api-url (TRUSTCAPTCHA_WIDGET_API_URL),
+// -widget-failover (TRUSTCAPTCHA_WIDGET_FAILOVER=true). -h lists them. Every
+// decision is logged with log/slog.
 package main
 
 import (
@@ -53,6 +57,9 @@ type config struct {
 	Addr      string
 	Threshold float64
 	Failover  string
+	// Widget is "demo" (buttons that fetch tokens from the fake API) or
+	// "real" (the real <trustcaptcha-component>, from WidgetDir).
+	Widget    string
 	WidgetDir string // the real widget's dist/frontendlibrary folder, if any
 	// WidgetAPIURL overrides the api-url the widget talks to (default: the
 	// API the server uses).
@@ -74,7 +81,9 @@ var widgetCandidates = []string{
 }
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
+	if err := run(os.Args[1:], os.Stdout); errors.Is(err, flag.ErrHelp) {
+		os.Exit(0) // -h: the usage was printed
+	} else if err != nil {
 		fmt.Fprintln(os.Stderr, "example:", err)
 		os.Exit(1)
 	}
@@ -97,7 +106,8 @@ func parseConfig(args []string) (config, error) {
 	fs.StringVar(&cfg.Addr, "addr", envOr("ADDR", "127.0.0.1:8080"), "listen address")
 	fs.Float64Var(&cfg.Threshold, "threshold", threshold, "highest bot score admitted (0..1)")
 	fs.StringVar(&cfg.Failover, "failover", envOr("TRUSTCAPTCHA_FAILOVER", "closed"), "closed, open, limited (open, at most 10 a minute) or trust-client (limited, and admitting client-reported failover)")
-	fs.StringVar(&cfg.WidgetDir, "widget-dir", os.Getenv("TRUSTCAPTCHA_WIDGET_DIR"), "folder of the real widget (dist/frontendlibrary)")
+	fs.StringVar(&cfg.Widget, "widget", envOr("TRUSTCAPTCHA_WIDGET", "demo"), "demo (three buttons, no files needed) or real (the real widget from -widget-dir; always real with an API key)")
+	fs.StringVar(&cfg.WidgetDir, "widget-dir", os.Getenv("TRUSTCAPTCHA_WIDGET_DIR"), "folder of the real widget (dist/frontendlibrary); default: e2e/node_modules, where go test installs it")
 	fs.StringVar(&cfg.WidgetAPIURL, "widget-api-url", os.Getenv("TRUSTCAPTCHA_WIDGET_API_URL"), "api-url for the widget (default: the API the server uses)")
 	fs.BoolVar(&cfg.WidgetFailover, "widget-failover", os.Getenv("TRUSTCAPTCHA_WIDGET_FAILOVER") == "true", "let the widget make its own failover token when it cannot reach the API")
 	if err := fs.Parse(args); err != nil {
@@ -105,13 +115,27 @@ func parseConfig(args []string) (config, error) {
 	}
 	cfg.APIKey, cfg.SiteKey, cfg.APIHost = os.Getenv("TRUSTCAPTCHA_API_KEY"), os.Getenv("TRUSTCAPTCHA_SITE_KEY"), os.Getenv("TRUSTCAPTCHA_API_HOST")
 	cfg.RedisURL = os.Getenv("REDIS_URL")
-	if cfg.WidgetDir == "" {
+	if cfg.APIKey != "" && cfg.Widget == "demo" && cfg.WidgetDir == "" {
+		cfg.Widget = "real" // the demo buttons need the fake API; live mode serves the widget from its CDN
+	}
+	switch cfg.Widget {
+	case "demo":
+		cfg.WidgetDir = ""
+	case "real":
 		for _, c := range widgetCandidates {
-			if _, err := os.Stat(filepath.Join(c, "frontendlibrary.esm.js")); err == nil {
-				cfg.WidgetDir = c
+			if cfg.WidgetDir != "" {
 				break
 			}
+			if _, err := os.Stat(filepath.Join(c, "frontendlibrary.esm.js")); err == nil {
+				cfg.WidgetDir = c
+			}
 		}
+		if cfg.WidgetDir == "" && cfg.APIKey == "" {
+			return cfg, errors.New("-widget real: the widget's files were not found; run `go test ./example/...` once " +
+				"(it installs them into e2e/node_modules with npm) or set -widget-dir")
+		}
+	default:
+		return cfg, fmt.Errorf("-widget %q: want demo or real", cfg.Widget)
 	}
 	return cfg, nil
 }
@@ -176,6 +200,8 @@ type pageData struct {
 	Score          string
 	Failover2      bool
 	Reason         string
+	Precise        string // Reason(err): for the operator; shown here because this is a demo
+	Why            string
 	StatusCode     int
 }
 
@@ -251,7 +277,11 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		a.page.APIURL = cfg.WidgetAPIURL
 	}
 	a.page.WidgetFailover = cfg.WidgetFailover
-	a.mode += ", " + storeName + " store"
+	a.mode = map[string]string{
+		"demo":   "demo widget (three buttons; -widget real for the real one) on the built-in fake API",
+		"widget": "real widget from " + cfg.WidgetDir + " on the built-in fake API",
+		"live":   "real widget against the TrustCaptcha API",
+	}[a.mode] + ", single-use claims in " + storeName
 
 	captcha := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
 		Verifier:     client,
@@ -324,7 +354,20 @@ func (a *app) reject(w http.ResponseWriter, r *http.Request, err error) {
 	p := a.page
 	p.Mode = "rejected"
 	p.Reason = trustcaptcha.PublicReason(err)
+	p.Precise = trustcaptcha.Reason(err)
 	p.StatusCode = trustcaptcha.StatusCode(err)
+	switch {
+	case errors.Is(err, trustcaptcha.ErrBreakerOpen):
+		p.Why = fmt.Sprintf("The API failed %d times in a row, so the client's outage breaker stopped calling it for %v; "+
+			"then one request probes the API and, if it answers, the breaker closes. Until then the failover policy "+
+			"(-failover %s) decides every request, a human's too.",
+			trustcaptcha.DefaultBreakerFailures, trustcaptcha.DefaultBreakerCooldown, a.page.Failover)
+	case errors.Is(err, trustcaptcha.ErrServerUnreachable):
+		p.Why = "The TrustCaptcha API could not be reached, and the failover policy (-failover " + a.page.Failover +
+			") did not admit the request."
+	case errors.Is(err, trustcaptcha.ErrTokenReused):
+		p.Why = "Each solved CAPTCHA admits one request: get a new token and send again."
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	render(w, p.StatusCode, p)
 }
@@ -393,6 +436,8 @@ pre{white-space:pre-wrap;word-break:break-all}.ok{color:#176b2c}.bad{color:#a11}
   <p><a href="/contact">Back</a></p>
 {{else if eq .Mode "rejected"}}
   <p id="result" class="bad">Your message was rejected ({{.StatusCode}}): <code id="reason">{{.Reason}}</code>.</p>
+  <p><small>Precise reason, for the operator (a real site logs it and shows only the one above):
+    <code id="precise">{{.Precise}}</code>.{{if .Why}} {{.Why}}{{end}}</small></p>
   <p><a href="/contact">Try again</a></p>
 {{else}}
 <form id="contact" method="post" action="/contact">

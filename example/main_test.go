@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"io"
 	"log/slog"
 	"net/http"
@@ -81,4 +82,52 @@ func TestExampleRejectsBadSettings(t *testing.T) {
 		_, err := newApp(cfg, slog.Default())
 		assert.Error(t, err, "%+v", cfg)
 	}
+}
+
+func TestExampleFlags(t *testing.T) {
+	cfg, err := parseConfig(nil)
+	require.NoError(t, err)
+	assert.Equal(t, "demo", cfg.Widget, "the demo widget unless asked")
+	assert.Empty(t, cfg.WidgetDir, "the demo ignores installed widget files")
+
+	_, err = parseConfig([]string{"-widget", "nonsense"})
+	assert.ErrorContains(t, err, "want demo or real")
+	_, err = parseConfig([]string{"-h"})
+	assert.ErrorIs(t, err, flag.ErrHelp, "-h prints the usage; main exits 0 on it")
+
+	var out strings.Builder
+	err = run([]string{"-addr", "127.0.0.1:-1"}, &out)
+	assert.Error(t, err, "a bad address fails at once")
+}
+
+// After five outage clicks the breaker opens and a human is rejected too:
+// the page says why.
+func TestExamplePageExplainsTheOpenBreaker(t *testing.T) {
+	a, err := newApp(config{Threshold: 0.5, Failover: "closed"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	t.Cleanup(a.Close)
+	srv := httptest.NewServer(a)
+	t.Cleanup(srv.Close)
+	post := func(as string) string {
+		resp, err := http.Get(srv.URL + "/demo/token?as=" + as)
+		require.NoError(t, err)
+		var out struct{ Token string }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+		resp.Body.Close()
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/contact",
+			strings.NewReader(url.Values{"name": {"Ada"}, "tc-verification-token": {out.Token}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "text/html")
+		resp, err = http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	for range 5 {
+		assert.Contains(t, post("outage"), "could not be reached")
+	}
+	page := post("human")
+	assert.Contains(t, page, "outage breaker")
+	assert.Contains(t, page, `<code id="precise">server-unreachable</code>`)
 }

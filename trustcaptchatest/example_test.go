@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"time"
 
 	"github.com/captchakit/trustcaptcha"
@@ -40,4 +42,27 @@ func ExampleNewServer() {
 	// forged failover: true
 	// 502: true
 	// requests: 4 bearer ok: true
+}
+
+// Testing your own handler behind RequireCaptcha: a fresh token of each kind,
+// in a form POST or a JSON POST, in a few lines.
+func ExampleServer_NewFormRequest() {
+	api := trustcaptchatest.NewServer()
+	defer api.Close()
+	contact := func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "thanks,", r.FormValue("name")) }
+	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: api.Client()})(http.HandlerFunc(contact))
+
+	for _, kind := range []trustcaptchatest.Kind{trustcaptchatest.Human, trustcaptchatest.Bot, trustcaptchatest.Failed} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, api.NewFormRequest("/contact", kind, url.Values{"name": {"Ada"}}))
+		fmt.Println(kind, rec.Code)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, api.NewJSONRequest("/contact", trustcaptchatest.ClientFailover, nil))
+	fmt.Println("client failover", rec.Code)
+	// Output:
+	// human 200
+	// bot 400
+	// failed 400
+	// client failover 400
 }

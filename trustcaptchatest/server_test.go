@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -210,4 +212,58 @@ func TestPanicsOnABadToken(t *testing.T) {
 	api := trustcaptchatest.NewServer()
 	t.Cleanup(api.Close)
 	assert.Panics(t, func() { api.ForceStatus("nope", 500) })
+}
+
+// The request helpers: every kind ends as its name says, through the real
+// middleware and Client, and every call carries a fresh token.
+func TestRequestHelpers(t *testing.T) {
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	var got url.Values
+	var body map[string]any
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+			_ = json.NewDecoder(r.Body).Decode(&body)
+		} else {
+			_ = r.ParseForm()
+			got = r.PostForm
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	closed := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: api.Client()})(handler)
+	open := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: api.Client(), Failover: trustcaptcha.FailOpen})(handler)
+	for _, tc := range []struct {
+		kind   trustcaptchatest.Kind
+		h      http.Handler
+		status int
+		reason string
+	}{
+		{trustcaptchatest.Human, closed, http.StatusNoContent, ""},
+		{trustcaptchatest.Bot, closed, http.StatusBadRequest, trustcaptcha.ReasonScoreTooHigh},
+		{trustcaptchatest.Failed, closed, http.StatusBadRequest, trustcaptcha.ReasonVerificationFailed},
+		{trustcaptchatest.Unreachable, closed, http.StatusBadRequest, trustcaptcha.ReasonCaptchaUnavailable},
+		{trustcaptchatest.Unreachable, open, http.StatusNoContent, ""},
+		{trustcaptchatest.ClientFailover, open, http.StatusBadRequest, trustcaptcha.ReasonClientFailover},
+	} {
+		for _, build := range []func() *http.Request{
+			func() *http.Request { return api.NewFormRequest("/contact", tc.kind, url.Values{"name": {"Ada"}}) },
+			func() *http.Request {
+				return api.NewJSONRequest("/api/signup", tc.kind, map[string]any{"email": "ada@example.com"})
+			},
+		} {
+			for range 2 { // a fresh token each time: single use admits both humans
+				rec := httptest.NewRecorder()
+				r := build()
+				tc.h.ServeHTTP(rec, r)
+				assert.Equal(t, tc.status, rec.Code, "%v %s: %s", tc.kind, r.Header.Get("Content-Type"), rec.Body)
+				if tc.reason != "" {
+					assert.Contains(t, rec.Body.String(), tc.reason)
+				}
+			}
+		}
+	}
+	assert.Equal(t, "Ada", got.Get("name"), "the form's fields arrive")
+	assert.Equal(t, "ada@example.com", body["email"], "the JSON members arrive")
+	assert.NotEqual(t, api.NewToken(trustcaptchatest.Human), api.NewToken(trustcaptchatest.Human))
+	assert.Equal(t, "client-failover", trustcaptchatest.ClientFailover.String())
 }

@@ -1,0 +1,590 @@
+// Command loadtest measures the whole stack under load on this machine: a
+// real server with RequireCaptcha, the Client, and a fake TrustCaptcha API
+// over TLS (HTTP/1.1 or HTTP/2) that answers after a fixed latency. Every
+// server listens on 127.0.0.1.
+//
+//	go run ./loadtest                     # every scenario, about 4 minutes
+//	go run ./loadtest -scenario throughput -duration 3s
+//
+// Scenarios:
+//   - throughput: 16, 64 and 256 verifications in flight, for this package's
+//     Client, a naive one (http.DefaultTransport's settings) and a
+//     hand-tuned transport: throughput as a fraction of the in-flight/latency
+//     limit, p50/p99 latency, connections per 1,000 verifications, new
+//     connections per in-flight slot per 10,000 verifications after warm-up,
+//     peak goroutines.
+//   - dead: the pooled connections die without a reset while new ones work;
+//     how long until verifications pass again.
+//   - outage: 2,500 requests a second arrive while the API accepts
+//     connections and never answers, then it recovers: peak goroutines,
+//     connections dialled, latency before and after the breaker opens, time
+//     to recover, goroutines left afterwards.
+//
+// BENCHMARKS.md records its output.
+package main
+
+import (
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/captchakit/trustcaptcha"
+)
+
+var (
+	latency      = flag.Duration("latency", 20*time.Millisecond, "the fake API's answer latency")
+	duration     = flag.Duration("duration", 3*time.Second, "measured time of each throughput run (after 1 s of warm-up)")
+	scenario     = flag.String("scenario", "all", "throughput, dead, outage or all")
+	onlyInFlight = flag.Int("inflight", 0, "throughput: only this many in flight (default 16, 64 and 256)")
+	cpuProf      = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+)
+
+func main() {
+	flag.Parse()
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		_ = pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	fmt.Printf("loadtest: GOMAXPROCS=%d, API latency %v, %s\n", runtime.GOMAXPROCS(0), *latency, runtime.Version())
+	run := func(name string, f func()) {
+		if *scenario == "all" || *scenario == name {
+			f()
+		}
+	}
+	run("throughput", throughput)
+	run("dead", deadConnections)
+	run("outage", outage)
+}
+
+// fakeAPI is a TLS TrustCaptcha API that answers every result request after
+// its latency, or, while hung, never.
+type fakeAPI struct {
+	*httptest.Server
+	latency time.Duration
+	conns   atomic.Int64 // connections accepted
+	active  atomic.Int64 // requests being answered
+	peak    atomic.Int64 // the most requests answered at once
+	hung    atomic.Bool
+	release chan struct{} // closed to end hung requests
+}
+
+func newFakeAPI(h2 bool, latency time.Duration) *fakeAPI {
+	a := &fakeAPI{latency: latency, release: make(chan struct{})}
+	a.Server = httptest.NewUnstartedServer(http.HandlerFunc(a.serve))
+	a.EnableHTTP2 = h2
+	a.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			a.conns.Add(1)
+		}
+	}
+	a.Config.ErrorLog = quiet
+	a.StartTLS()
+	return a
+}
+
+func (a *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
+	n := a.active.Add(1)
+	defer a.active.Add(-1)
+	for p := a.peak.Load(); n > p && !a.peak.CompareAndSwap(p, n); p = a.peak.Load() {
+	}
+	if a.hung.Load() {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-a.release: // recovered: answer as usual
+		}
+	}
+	time.Sleep(a.latency)
+	id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v2/verifications/"), "/results")
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"verificationId":%q,"verificationPassed":true,"score":0.1,"resultExpiresAt":%q}`,
+		id, time.Now().Add(5*time.Minute).UTC().Format(time.RFC3339))
+}
+
+// newVerifier makes the verifiers compared: this package's Client, and the
+// same protocol code over a naive and over a hand-tuned transport. host is
+// where the API is reached (the fake itself, or a proxy in front of it).
+func newVerifier(kind string, api *fakeAPI, host string, opts ...trustcaptcha.ClientOption) *trustcaptcha.Client {
+	roots := x509.NewCertPool()
+	roots.AddCert(api.Certificate())
+	tlsConfig := &tls.Config{RootCAs: roots}
+	base := []trustcaptcha.ClientOption{trustcaptcha.WithAPIHost(host)}
+	switch kind {
+	case "trustcaptcha":
+		base = append(base, trustcaptcha.WithTLSConfig(tlsConfig))
+	case "naive": // http.DefaultClient's transport: 2 idle connections per host
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = tlsConfig
+		base = append(base, trustcaptcha.WithHTTPClient(&http.Client{Transport: t}))
+	case "tuned": // a large pool, nothing else
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig, t.MaxIdleConns, t.MaxIdleConnsPerHost = tlsConfig, 1024, 1024
+		base = append(base, trustcaptcha.WithHTTPClient(&http.Client{Transport: t, Timeout: trustcaptcha.DefaultTimeout}))
+	}
+	c, err := trustcaptcha.NewClient("load-test-key", append(base, opts...)...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	return c
+}
+
+// site is the protected server: a form POST behind RequireCaptcha.
+func site(v trustcaptcha.Verifier, failover trustcaptcha.FailoverPolicy) *httptest.Server {
+	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: v, Failover: failover,
+		ReplayStore: trustcaptcha.NewMemoryStore(), ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			w.WriteHeader(trustcaptcha.StatusCode(err))
+		}})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if trustcaptcha.AdmittedByFailover(r.Context()) {
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = quiet
+	srv.Start()
+	return srv
+}
+
+// quiet drops the servers' connection errors, which an outage makes by the thousand.
+var quiet = log.New(io.Discard, "", 0)
+
+// visitor posts forms to the site, each with a token for a fresh verification.
+type visitor struct {
+	hc  *http.Client
+	url string
+}
+
+func newVisitor(s *httptest.Server, conns int) *visitor {
+	t := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns}
+	return &visitor{hc: &http.Client{Transport: t, Timeout: time.Minute}, url: s.URL}
+}
+
+func freshToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6], b[8] = b[6]&0x0f|0x40, b[8]&0x3f|0x80
+	id := fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return trustcaptcha.Token{VerificationID: id}.Encode()
+}
+
+// post sends one form and returns its status (0 on a transport error).
+func (v *visitor) post() int {
+	body := url.Values{"name": {"Ada"}, "tc-verification-token": {freshToken()}}.Encode()
+	resp, err := v.hc.Post(v.url, "application/x-www-form-urlencoded", strings.NewReader(body))
+	if err != nil {
+		return 0
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// peak samples runtime.NumGoroutine until stop is called, and returns the
+// highest count seen.
+func peakGoroutines() (stop func() int) {
+	var peak atomic.Int64
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if n := int64(runtime.NumGoroutine()); n > peak.Load() {
+				peak.Store(n)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int {
+		close(done)
+		<-finished
+		return int(peak.Load())
+	}
+}
+
+func pct(d []time.Duration, p int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return d[min(len(d)-1, len(d)*p/100)]
+}
+
+func throughput() {
+	fmt.Printf("\n## throughput (API latency %v; limit = in-flight / latency)\n\n", *latency)
+	fmt.Println("| protocol | in flight | client | verifications/s | of the limit | p50 | p99 | conns per 1,000 (whole run) | new conns per slot per 10,000 after warm-up | peak goroutines |")
+	fmt.Println("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+	for _, h2 := range []bool{false, true} {
+		for _, inFlight := range []int{16, 64, 256} {
+			if *onlyInFlight != 0 && inFlight != *onlyInFlight {
+				continue
+			}
+			for _, kind := range []string{"naive", "tuned", "trustcaptcha"} {
+				throughputRun(h2, inFlight, kind)
+			}
+		}
+	}
+}
+
+func throughputRun(h2 bool, inFlight int, kind string) {
+	api := newFakeAPI(h2, *latency)
+	defer api.Close()
+	c := newVerifier(kind, api, api.URL)
+	defer c.CloseIdleConnections()
+	s := site(c, trustcaptcha.FailClosed)
+	defer s.Close()
+	v := newVisitor(s, inFlight)
+	defer v.hc.CloseIdleConnections()
+
+	var measuring atomic.Bool
+	var ok, failed, all atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range inFlight {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				start := time.Now()
+				code := v.post()
+				if code == http.StatusNoContent {
+					all.Add(1)
+				}
+				if !measuring.Load() {
+					continue
+				}
+				if code != http.StatusNoContent {
+					failed.Add(1)
+					continue
+				}
+				ok.Add(1)
+				d := time.Since(start)
+				mu.Lock()
+				lat = append(lat, d)
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(time.Second) // warm-up: pools fill
+	conns0 := api.conns.Load()
+	peak := peakGoroutines()
+	measuring.Store(true)
+	start := time.Now()
+	time.Sleep(*duration)
+	measuring.Store(false)
+	elapsed := time.Since(start)
+	newConns := api.conns.Load() - conns0
+	goroutines := peak()
+	close(stop)
+	wg.Wait()
+
+	n := ok.Load()
+	rate := float64(n) / elapsed.Seconds()
+	limit := float64(inFlight) / latency.Seconds()
+	proto := "HTTP/1.1"
+	if h2 {
+		proto = "HTTP/2"
+	}
+	perSlot := 0.0
+	if n > 0 {
+		perSlot = float64(newConns) / float64(inFlight) / (float64(n) / 10000)
+	}
+	fmt.Printf("| %s | %d | %s | %.0f | %.2f | %v | %v | %.1f | %.2f | %d |",
+		proto, inFlight, kind, rate, rate/limit, pct(lat, 50).Round(100*time.Microsecond),
+		pct(lat, 99).Round(100*time.Microsecond), float64(api.conns.Load())*1000/float64(max(all.Load(), 1)), perSlot, goroutines)
+	if f := failed.Load(); f > 0 {
+		fmt.Printf(" %d failed", f)
+	}
+	fmt.Println()
+}
+
+// proxy forwards TCP connections to target; kill makes every connection open
+// at that moment dead without a reset (nothing is forwarded any more, in
+// either direction), while new connections work.
+type proxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	open   []*pipe
+}
+
+type pipe struct {
+	dead   atomic.Bool
+	a, b   net.Conn
+	closed sync.Once
+}
+
+func newProxy(target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	p := &proxy{ln: ln, target: target}
+	go p.accept()
+	return p
+}
+
+func (p *proxy) accept() {
+	for {
+		a, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		b, err := net.Dial("tcp", p.target)
+		if err != nil {
+			a.Close()
+			continue
+		}
+		pp := &pipe{a: a, b: b}
+		p.mu.Lock()
+		p.open = append(p.open, pp)
+		p.mu.Unlock()
+		go pp.copy(a, b)
+		go pp.copy(b, a)
+	}
+}
+
+func (pp *pipe) copy(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if pp.dead.Load() {
+			return // swallowed: the peer never hears of it
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				err = werr
+			}
+		}
+		if err != nil {
+			pp.close()
+			return
+		}
+	}
+}
+
+func (pp *pipe) close() {
+	pp.closed.Do(func() {
+		pp.a.Close()
+		pp.b.Close()
+	})
+}
+
+func (p *proxy) kill() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pp := range p.open {
+		pp.dead.Store(true)
+	}
+	p.open = nil
+}
+
+func (p *proxy) Close() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pp := range p.open {
+		pp.close()
+	}
+}
+
+func deadConnections() {
+	fmt.Printf("\n## dead connections (16 in flight; the pooled connections die silently, new ones work)\n\n")
+	fmt.Println("| protocol | client | until verifications pass again | failed meanwhile |")
+	fmt.Println("|---|---|---:|---:|")
+	for _, h2 := range []bool{false, true} {
+		for _, kind := range []string{"tuned", "trustcaptcha"} {
+			deadRun(h2, kind)
+		}
+	}
+}
+
+func deadRun(h2 bool, kind string) {
+	const inFlight, giveUp = 16, 60 * time.Second
+	api := newFakeAPI(h2, *latency)
+	defer api.Close()
+	px := newProxy(api.Listener.Addr().String())
+	defer px.Close()
+	// The client talks to the proxy; the fake's certificate is for 127.0.0.1.
+	c := newVerifier(kind, api, "https://"+px.ln.Addr().String())
+	defer c.CloseIdleConnections()
+	s := site(c, trustcaptcha.FailClosed)
+	defer s.Close()
+	v := newVisitor(s, inFlight)
+	defer v.hc.CloseIdleConnections()
+
+	var killedAt atomic.Int64 // unix nanos; 0 before the kill
+	var recovered atomic.Int64
+	var failed atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range inFlight {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				start := time.Now().UnixNano()
+				code := v.post()
+				k := killedAt.Load()
+				if k == 0 {
+					continue
+				}
+				if code != http.StatusNoContent {
+					failed.Add(1)
+				} else if start > k {
+					recovered.CompareAndSwap(0, time.Now().UnixNano())
+				}
+			}
+		})
+	}
+	time.Sleep(time.Second)
+	killedAt.Store(time.Now().UnixNano())
+	px.kill()
+	deadline := time.Now().Add(giveUp)
+	for recovered.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	api.CloseClientConnections() // ends requests stuck on dead connections
+	wg.Wait()
+
+	proto := "HTTP/1.1"
+	if h2 {
+		proto = "HTTP/2"
+	}
+	took := fmt.Sprintf("> %v (not recovered)", giveUp)
+	if r := recovered.Load(); r != 0 {
+		took = time.Duration(r - killedAt.Load()).Round(100 * time.Millisecond).String()
+	}
+	fmt.Printf("| %s | %s | %s | %d |\n", proto, kind, took, failed.Load())
+}
+
+func outage() {
+	fmt.Printf("\n## outage under an open-loop arrival of 2,500 requests/s (HTTP/1.1, default settings, FailOpen)\n\n")
+	fmt.Println("| client | peak goroutines (whole process) | verifications waiting on the dead API, at most | API connections dialled | p50 / p99 before the breaker opens | p50 / p99 after | API back → passing | goroutines left |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
+	outageRun("unbounded (WithMaxInFlight(1<<20))", trustcaptcha.WithMaxInFlight(1<<20))
+	outageRun("trustcaptcha (default bound 512)")
+}
+
+func outageRun(name string, opts ...trustcaptcha.ClientOption) {
+	const rate, hung = 2500, 8 * time.Second
+	runtime.GC()
+	base := runtime.NumGoroutine()
+	api := newFakeAPI(false, *latency)
+	c := newVerifier("trustcaptcha", api, api.URL, opts...)
+	s := site(c, trustcaptcha.FailOpen)
+	v := newVisitor(s, 100000)
+
+	var mu sync.Mutex
+	type sample struct {
+		at   time.Time
+		took time.Duration
+		code int
+	}
+	var samples []sample
+	var wg sync.WaitGroup
+	fire := func(until time.Time) {
+		interval := time.Second / rate
+		next := time.Now()
+		for next.Before(until) {
+			wg.Go(func() {
+				start := time.Now()
+				code := v.post()
+				mu.Lock()
+				samples = append(samples, sample{start, time.Since(start), code})
+				mu.Unlock()
+			})
+			next = next.Add(interval)
+			if d := time.Until(next); d > 0 {
+				time.Sleep(d)
+			}
+		}
+	}
+	fire(time.Now().Add(time.Second)) // healthy
+	conns0 := api.conns.Load()
+	peak := peakGoroutines()
+	api.peak.Store(0)
+	api.hung.Store(true)
+	outageStart := time.Now()
+	fire(outageStart.Add(hung))
+	dialled := api.conns.Load() - conns0
+	waiting := api.peak.Load()
+	api.hung.Store(false)
+	close(api.release)
+	back := time.Now()
+	// Keep arriving until verifications pass again (the breaker's cool-down).
+	var passing time.Duration
+	for i := 0; i < 30 && passing == 0; i++ {
+		from := time.Now()
+		fire(from.Add(500 * time.Millisecond))
+		mu.Lock()
+		for _, s := range samples {
+			if s.at.After(back) && s.code == http.StatusNoContent {
+				passing = s.at.Add(s.took).Sub(back)
+				break
+			}
+		}
+		mu.Unlock()
+	}
+	wg.Wait()
+	goroutines := peak()
+
+	var before, after []time.Duration
+	breakerOpenAt := outageStart.Add(trustcaptcha.DefaultTimeout)
+	for _, s := range samples {
+		switch {
+		case s.at.Before(outageStart) || s.at.After(back):
+		case s.at.Before(breakerOpenAt):
+			before = append(before, s.took)
+		default:
+			after = append(after, s.took)
+		}
+	}
+	c.CloseIdleConnections()
+	v.hc.CloseIdleConnections()
+	s.Close()
+	api.Close()
+	time.Sleep(200 * time.Millisecond)
+	runtime.GC()
+	left := runtime.NumGoroutine() - base
+	r := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+	fmt.Printf("| %s | %d | %d | %d | %v / %v | %v / %v | %v | %d |\n", name, goroutines, waiting, dialled,
+		r(pct(before, 50)), r(pct(before, 99)), r(pct(after, 50)), r(pct(after, 99)), r(passing), left)
+}
