@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -90,7 +91,7 @@ func shot(t *testing.T, ctx context.Context, name string) {
 
 // serve starts the example app on 127.0.0.1 and returns its page URL on
 // "localhost" (a secure context, which the widget's proof-of-work needs).
-func serve(t *testing.T, cfg config) (string, *app) {
+func serve(t *testing.T, cfg config, wrap ...func(http.Handler) http.Handler) (string, *app) {
 	t.Helper()
 	if cfg.Failover == "" {
 		cfg.Failover = "closed"
@@ -100,7 +101,11 @@ func serve(t *testing.T, cfg config) (string, *app) {
 	}
 	a, err := newApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
-	srv := httptest.NewServer(a)
+	var h http.Handler = a
+	for _, w := range wrap {
+		h = w(h)
+	}
+	srv := httptest.NewServer(h)
 	t.Cleanup(func() { srv.Close(); a.Close() })
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	return "http://localhost:" + port + "/contact", a
@@ -240,4 +245,94 @@ func decodeB64(t *testing.T, s string) string {
 	b, err := base64.StdEncoding.DecodeString(s)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// dropDirective removes one directive from every Content-Security-Policy the
+// app sends.
+func dropDirective(name string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(cspEditor{w, name}, r)
+		})
+	}
+}
+
+type cspEditor struct {
+	http.ResponseWriter
+	drop string
+}
+
+func (c cspEditor) WriteHeader(code int) {
+	if p := c.Header().Get("Content-Security-Policy"); p != "" {
+		var kept []string
+		for _, d := range strings.Split(p, "; ") {
+			if !strings.HasPrefix(d, c.drop+" ") {
+				kept = append(kept, d)
+			}
+		}
+		c.Header().Set("Content-Security-Policy", strings.Join(kept, "; "))
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c cspEditor) Write(b []byte) (int, error) { return c.ResponseWriter.Write(b) }
+
+// watchCSP records the page's CSP violations in window.__violations (the
+// DevTools evaluation itself is not subject to the page's policy).
+const watchCSP = `window.__violations = []; document.addEventListener('securitypolicyviolation',
+  e => window.__violations.push(e.effectiveDirective + ' ' + e.blockedURI)); true`
+
+// The real widget under exactly the policy package widget prescribes: it
+// solves against the fake API and the form passes, with no violation; the
+// same page without worker-src blob: breaks it, and the browser reports why.
+func TestBrowserRealWidgetUnderStrictCSP(t *testing.T) {
+	dir := widgetDir(t)
+	t.Run("the prescribed policy", func(t *testing.T) {
+		ctx := browser(t)
+		page, a := serve(t, config{WidgetDir: dir})
+		resp, err := http.Get(page)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		nonce := regexp.MustCompile(`<meta name="csp-nonce" content="([^"]+)">`).FindSubmatch(body)
+		require.NotNil(t, nonce, "the page carries the widget's nonce")
+		assert.Equal(t, a.widget.CSP(string(nonce[1])).String(), resp.Header.Get("Content-Security-Policy"),
+			"the page is served with exactly the widget's policy")
+		assert.Contains(t, resp.Header.Get("Content-Security-Policy"), "worker-src blob:")
+
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`trustcaptcha-component`))))
+		_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](watchCSP))
+		require.NoError(t, err)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#name`)), tokenFilled()))
+		shot(t, ctx, "1-solved")
+		violations, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__violations`))
+		require.NoError(t, err)
+		assert.Empty(t, violations)
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#send`))))
+		assert.Contains(t, text(t, ctx, `#result`), "Thanks, Ada! Your message was accepted")
+		shot(t, ctx, "2-accepted")
+	})
+	for _, tc := range []struct{ drop, violation string }{
+		{"worker-src", "worker-src blob"},   // the proof-of-work worker
+		{"connect-src", "connect-src http"}, // the API (default-src 'self' is another origin)
+	} {
+		t.Run("without "+tc.drop, func(t *testing.T) {
+			ctx := browser(t)
+			page, _ := serve(t, config{WidgetDir: dir}, dropDirective(tc.drop))
+			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`trustcaptcha-component`))))
+			_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](watchCSP))
+			require.NoError(t, err)
+			require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#name`)),
+				chromedp.Poll[chromedp.Void](`window.__violations.length > 0`, chromedp.WithPollingTimeout(30*time.Second))))
+			violations, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__violations`))
+			require.NoError(t, err)
+			require.NotEmpty(t, violations)
+			assert.True(t, strings.HasPrefix(violations[0], tc.violation), "the browser blocked %q: %v", tc.violation, violations)
+			filled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](
+				`!!(document.querySelector('#contact [name="tc-verification-token"]') || {}).value`))
+			require.NoError(t, err)
+			assert.False(t, filled, "no token without "+tc.drop)
+			shot(t, ctx, "broken")
+		})
+	}
 }

@@ -50,6 +50,7 @@ import (
 	"github.com/captchakit/trustcaptcha"
 	"github.com/captchakit/trustcaptcha/redisstore"
 	"github.com/captchakit/trustcaptcha/trustcaptchatest"
+	"github.com/captchakit/trustcaptcha/widget"
 )
 
 // config is what the flags and environment set.
@@ -175,9 +176,10 @@ func run(args []string, out io.Writer) error {
 // app is the example's whole handler.
 type app struct {
 	http.Handler
-	mode string
-	fake *trustcaptchatest.Server // nil with a real API key
-	page pageData
+	mode   string
+	fake   *trustcaptchatest.Server // nil with a real API key
+	widget *widget.Widget           // nil for the demo widget
+	page   pageData
 }
 
 // Close stops the in-process fake API, if any.
@@ -193,6 +195,8 @@ type pageData struct {
 	SiteKey        string
 	APIURL         string
 	WidgetJS       string
+	Nonce          string      // this response's CSP nonce
+	Captcha        widget.Tags // the real widget's markup
 	Threshold      float64
 	Failover       string
 	Name           string
@@ -259,7 +263,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		}
 		a.mode = "live"
 		a.page.SiteKey, a.page.APIURL = cfg.SiteKey, orDefault(cfg.APIHost, trustcaptcha.DefaultAPIHost)
-		a.page.WidgetJS = "https://cdn.jsdelivr.net/npm/@trustcomponent/trustcaptcha-frontend@3/dist/frontendlibrary/frontendlibrary.esm.js"
+		a.page.WidgetJS = widget.DefaultScriptURL
 	default:
 		a.fake = trustcaptchatest.NewServer()
 		client = a.fake.Client()
@@ -277,13 +281,29 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		a.page.APIURL = cfg.WidgetAPIURL
 	}
 	a.page.WidgetFailover = cfg.WidgetFailover
+	if a.page.WidgetJS != "" {
+		// The real widget, rendered by package widget: the same token field
+		// as the middleware, and the Content-Security-Policy it needs.
+		wo := widget.Options{SiteKey: a.page.SiteKey, ScriptURL: a.page.WidgetJS, Language: "en",
+			FailoverEnabled: cfg.WidgetFailover}
+		if a.page.APIURL != trustcaptcha.DefaultAPIHost {
+			wo.APIURL = a.page.APIURL
+		}
+		if a.widget, err = widget.New(wo); err != nil {
+			return nil, err
+		}
+	}
 	a.mode = map[string]string{
 		"demo":   "demo widget (three buttons; -widget real for the real one) on the built-in fake API",
 		"widget": "real widget from " + cfg.WidgetDir + " on the built-in fake API",
 		"live":   "real widget against the TrustCaptcha API",
 	}[a.mode] + ", single-use claims in " + storeName
 
-	captcha := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
+	require := trustcaptcha.RequireCaptcha
+	if a.widget != nil {
+		require = a.widget.RequireCaptcha // Options.TokenField from the widget
+	}
+	captcha := require(trustcaptcha.Options{
 		Verifier:     client,
 		ReplayStore:  store,
 		Threshold:    cfg.Threshold,
@@ -330,7 +350,7 @@ func orDefault(v, def string) string {
 }
 
 func (a *app) contactPage(w http.ResponseWriter, r *http.Request) {
-	render(w, http.StatusOK, a.page)
+	a.render(w, http.StatusOK, a.page)
 }
 
 func (a *app) contactSubmit(w http.ResponseWriter, r *http.Request) {
@@ -341,7 +361,7 @@ func (a *app) contactSubmit(w http.ResponseWriter, r *http.Request) {
 		p.Score = strconv.FormatFloat(res.Score, 'f', 2, 64)
 	}
 	p.Failover2 = trustcaptcha.AdmittedByFailover(r.Context())
-	render(w, http.StatusOK, p)
+	a.render(w, http.StatusOK, p)
 }
 
 // reject shows browsers an HTML page and gives API clients the default
@@ -369,7 +389,7 @@ func (a *app) reject(w http.ResponseWriter, r *http.Request, err error) {
 		p.Why = "Each solved CAPTCHA admits one request: get a new token and send again."
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	render(w, p.StatusCode, p)
+	a.render(w, p.StatusCode, p)
 }
 
 func subscribe(w http.ResponseWriter, r *http.Request) {
@@ -409,7 +429,20 @@ func (a *app) demoToken(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"token": tok})
 }
 
-func render(w http.ResponseWriter, code int, p pageData) {
+// render writes the page under a strict Content-Security-Policy with a fresh
+// nonce: the widget's own policy (package widget), or, for the demo widget,
+// one that lets only the page's nonced script and style run.
+func (a *app) render(w http.ResponseWriter, code int, p pageData) {
+	p.Nonce = widget.NewNonce()
+	policy := widget.Policy{
+		"default-src": {"'self'"}, "script-src": {"'nonce-" + p.Nonce + "'"},
+		"style-src": {"'self'", "'nonce-" + p.Nonce + "'"}, "object-src": {"'none'"},
+		"base-uri": {"'none'"}, "form-action": {"'self'"},
+	}
+	if a.widget != nil {
+		p.Captcha, policy = a.widget.Tags(p.Nonce), a.widget.CSP(p.Nonce)
+	}
+	w.Header().Set("Content-Security-Policy", policy.String())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
 	if err := page.Execute(w, p); err != nil {
@@ -419,13 +452,12 @@ func render(w http.ResponseWriter, code int, p pageData) {
 
 var page = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>TrustCaptcha example</title>
-<style>
+<style nonce="{{.Nonce}}">
 body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#222}
 label{display:block;margin:.6rem 0 .2rem}input,textarea{width:100%;padding:.4rem;box-sizing:border-box}
 button{margin:.6rem .4rem 0 0;padding:.5rem 1rem}.box{border:1px solid #ccc;border-radius:6px;padding:.8rem;margin:1rem 0}
 pre{white-space:pre-wrap;word-break:break-all}.ok{color:#176b2c}.bad{color:#a11}small{color:#666}
 </style>
-{{if .WidgetJS}}<script type="module" src="{{.WidgetJS}}"></script>{{end}}
 </head><body>
 <h1>Contact us</h1>
 <p><small>Threshold {{.Threshold}} · failover {{.Failover}} ·
@@ -444,7 +476,7 @@ pre{white-space:pre-wrap;word-break:break-all}.ok{color:#176b2c}.bad{color:#a11}
   <label for="name">Name</label><input id="name" name="name" value="Ada" required>
   <label for="message">Message</label><textarea id="message" name="message">Hello!</textarea>
   {{if .WidgetJS}}
-  <div class="box"><trustcaptcha-component id="captcha" sitekey="{{.SiteKey}}" api-url="{{.APIURL}}" language="en"{{if .WidgetFailover}} failover-enabled="true"{{end}}></trustcaptcha-component></div>
+  <div class="box">{{.Captcha.HTML}}</div>
   {{else}}
   <div class="box" id="demo-widget">
     <strong>Demo widget</strong> <small>(stands in for the real one; tokens come from the fake API)</small><br>
@@ -459,7 +491,7 @@ pre{white-space:pre-wrap;word-break:break-all}.ok{color:#176b2c}.bad{color:#a11}
   <button type="button" id="send-json">Subscribe via JSON API</button>
 </form>
 <pre id="json-result"></pre>
-<script>
+<script nonce="{{.Nonce}}">
 const form = document.getElementById('contact');
 const tokenOf = () => (new FormData(form)).get('tc-verification-token') || '';
 document.querySelectorAll('#demo-widget button').forEach(b => b.addEventListener('click', async () => {
