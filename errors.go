@@ -221,7 +221,3 @@ func Reason(err error) string { return causeOf(err).reason }
 // so a client learns nothing about the server's configuration. A nil error is
 // ReasonPassed. DefaultErrorHandler shows it.
 func PublicReason(err error) string { return causeOf(err).public }
-
-// StatusCode returns the HTTP status of a rejection for err: 413 for
-// ErrBodyTooLarge, 400 for everything else (nil included).
-func StatusCode(err error) int { return causeOf(err).status }

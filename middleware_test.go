@@ -1213,3 +1213,24 @@ func TestReasonCodes(t *testing.T) {
 		assert.NotContains(t, rec.Body.String(), "something else")
 	}
 }
+
+// LimitFailover asks the policy it wraps once per request, also when the
+// budget is spent; a budget spent on forged client-failover tokens is named
+// failover-limit-reached like any other.
+func TestLimitFailoverAsksItsPolicyOnce(t *testing.T) {
+	t.Parallel()
+	var asked atomic.Int64
+	policy := trustcaptcha.FailoverFunc(func(*http.Request, error) bool { asked.Add(1); return true })
+	var reasons []string
+	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
+		Verifier: &stub{err: fmt.Errorf("%w (HTTP 412)", trustcaptcha.ErrClientReportedFailover)},
+		Failover: trustcaptcha.LimitFailover(policy, 1, time.Hour), Logger: quietLogger(),
+		OnDecision: func(_ *http.Request, d trustcaptcha.Decision) { reasons = append(reasons, d.Reason) },
+	})(probe(&seen{}))
+	for range 3 {
+		send(h, tokenFor(freshID()))
+	}
+	assert.Equal(t, int64(3), asked.Load(), "one question per request")
+	assert.Equal(t, []string{trustcaptcha.ReasonClientFailover, trustcaptcha.ReasonFailoverLimit,
+		trustcaptcha.ReasonFailoverLimit}, reasons)
+}

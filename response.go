@@ -11,6 +11,10 @@ import (
 // reason codes are documented there.
 const ProblemType = "https://pkg.go.dev/github.com/captchakit/trustcaptcha#Reason"
 
+// StatusCode returns the HTTP status of a rejection for err: 413 for
+// ErrBodyTooLarge, 400 for everything else (nil included).
+func StatusCode(err error) int { return causeOf(err).status }
+
 // DefaultErrorHandler is the rejection response used when
 // Options.ErrorHandler is nil. It writes StatusCode(err) (400, or 413 for an
 // oversized body) with Cache-Control: no-store, as application/problem+json

@@ -23,30 +23,9 @@ func TestExampleDemoMode(t *testing.T) {
 		outageCode int
 	}{{"closed", 400}, {"open", 200}, {"limited", 200}, {"trust-client", 200}} {
 		t.Run(tc.failover, func(t *testing.T) {
-			a, err := newApp(config{Threshold: 0.5, Failover: tc.failover}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			require.NoError(t, err)
-			t.Cleanup(a.Close)
-			srv := httptest.NewServer(a)
-			t.Cleanup(srv.Close)
-
-			token := func(as string) string {
-				resp, err := http.Get(srv.URL + "/demo/token?as=" + as)
-				require.NoError(t, err)
-				defer resp.Body.Close()
-				var out struct{ Token string }
-				require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
-				return out.Token
-			}
-			postForm := func(tok string) (int, string) {
-				req, _ := http.NewRequest(http.MethodPost, srv.URL+"/contact", strings.NewReader(url.Values{"name": {"Ada"}, "tc-verification-token": {tok}}.Encode()))
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				req.Header.Set("Accept", "text/html")
-				resp, err := http.DefaultClient.Do(req)
-				require.NoError(t, err)
-				defer resp.Body.Close()
-				b, _ := io.ReadAll(resp.Body)
-				return resp.StatusCode, string(b)
-			}
+			srv := demoServer(t, tc.failover)
+			token := func(as string) string { return demoToken(t, srv.URL, as) }
+			postForm := func(tok string) (int, string) { return postForm(t, srv.URL, tok) }
 
 			resp, err := http.Get(srv.URL + "/contact")
 			require.NoError(t, err)
@@ -103,31 +82,50 @@ func TestExampleFlags(t *testing.T) {
 // After five outage clicks the breaker opens and a human is rejected too:
 // the page says why.
 func TestExamplePageExplainsTheOpenBreaker(t *testing.T) {
-	a, err := newApp(config{Threshold: 0.5, Failover: "closed"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := demoServer(t, "closed")
+	for range 5 {
+		_, page := postForm(t, srv.URL, demoToken(t, srv.URL, "outage"))
+		assert.Contains(t, page, "could not be reached")
+	}
+	_, page := postForm(t, srv.URL, demoToken(t, srv.URL, "human"))
+	assert.Contains(t, page, "outage breaker")
+	assert.Contains(t, page, `<code id="precise">server-unreachable</code>`)
+}
+
+// demoServer serves the example in demo mode with the failover setting.
+func demoServer(t *testing.T, failover string) *httptest.Server {
+	t.Helper()
+	a, err := newApp(config{Threshold: 0.5, Failover: failover}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
 	t.Cleanup(a.Close)
 	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)
-	post := func(as string) string {
-		resp, err := http.Get(srv.URL + "/demo/token?as=" + as)
-		require.NoError(t, err)
-		var out struct{ Token string }
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
-		resp.Body.Close()
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/contact",
-			strings.NewReader(url.Values{"name": {"Ada"}, "tc-verification-token": {out.Token}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Accept", "text/html")
-		resp, err = http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
-	}
-	for range 5 {
-		assert.Contains(t, post("outage"), "could not be reached")
-	}
-	page := post("human")
-	assert.Contains(t, page, "outage breaker")
-	assert.Contains(t, page, `<code id="precise">server-unreachable</code>`)
+	return srv
+}
+
+// demoToken asks the demo widget's endpoint for a token: as human, bot or outage.
+func demoToken(t *testing.T, base, as string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/demo/token?as=" + as)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out struct{ Token string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	return out.Token
+}
+
+// postForm posts the contact form with tok as a browser would and returns
+// the status and the page.
+func postForm(t *testing.T, base, tok string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+"/contact",
+		strings.NewReader(url.Values{"name": {"Ada"}, "tc-verification-token": {tok}}.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "text/html")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

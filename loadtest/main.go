@@ -24,9 +24,11 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -122,32 +124,51 @@ func (a *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		id, time.Now().Add(5*time.Minute).UTC().Format(time.RFC3339))
 }
 
-// newVerifier makes the verifiers compared: this package's Client, and the
-// same protocol code over a naive and over a hand-tuned transport. host is
-// where the API is reached (the fake itself, or a proxy in front of it).
-func newVerifier(kind string, api *fakeAPI, host string, opts ...trustcaptcha.ClientOption) *trustcaptcha.Client {
+// newVerifier makes the verifiers compared: this package's Client, and two
+// hand-written ones that GET the result with a plain http.Client, one over
+// http.DefaultTransport's settings (naive: 2 idle connections per host) and
+// one over a transport with a large pool (tuned), neither with a breaker, an
+// in-flight bound or any recovery of its own. host is where the API is
+// reached (the fake itself, or a proxy in front of it). close drops the idle
+// connections.
+func newVerifier(kind string, api *fakeAPI, host string, opts ...trustcaptcha.ClientOption) (v trustcaptcha.Verifier, close func()) {
 	roots := x509.NewCertPool()
 	roots.AddCert(api.Certificate())
 	tlsConfig := &tls.Config{RootCAs: roots}
-	base := []trustcaptcha.ClientOption{trustcaptcha.WithAPIHost(host)}
-	switch kind {
-	case "trustcaptcha":
-		base = append(base, trustcaptcha.WithTLSConfig(tlsConfig))
-	case "naive": // http.DefaultClient's transport: 2 idle connections per host
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig = tlsConfig
-		base = append(base, trustcaptcha.WithHTTPClient(&http.Client{Transport: t}))
-	case "tuned": // a large pool, nothing else
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.TLSClientConfig, t.MaxIdleConns, t.MaxIdleConnsPerHost = tlsConfig, 1024, 1024
-		base = append(base, trustcaptcha.WithHTTPClient(&http.Client{Transport: t, Timeout: trustcaptcha.DefaultTimeout}))
+	if kind == "trustcaptcha" {
+		c, err := trustcaptcha.NewClient("load-test-key",
+			append([]trustcaptcha.ClientOption{trustcaptcha.WithAPIHost(host), trustcaptcha.WithTLSConfig(tlsConfig)}, opts...)...)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return c, c.CloseIdleConnections
 	}
-	c, err := trustcaptcha.NewClient("load-test-key", append(base, opts...)...)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = tlsConfig
+	hc := &http.Client{Transport: t}
+	if kind == "tuned" {
+		t.MaxIdleConns, t.MaxIdleConnsPerHost = 1024, 1024
+		hc.Timeout = trustcaptcha.DefaultTimeout
 	}
-	return c
+	return trustcaptcha.VerifierFunc(func(ctx context.Context, token string) (*trustcaptcha.Result, error) {
+		tok, err := trustcaptcha.ParseToken(token)
+		if err != nil {
+			return nil, err
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, host+"/v2/verifications/"+tok.VerificationID+"/results", nil)
+		req.Header.Set("Authorization", "Bearer load-test-key")
+		resp, err := hc.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", trustcaptcha.ErrServerUnreachable, err)
+		}
+		defer resp.Body.Close()
+		var res trustcaptcha.Result
+		if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&res) != nil {
+			return nil, fmt.Errorf("%w: HTTP %d", trustcaptcha.ErrServerUnreachable, resp.StatusCode)
+		}
+		return &res, nil
+	}), hc.CloseIdleConnections
 }
 
 // site is the protected server: a form POST behind RequireCaptcha.
@@ -200,6 +221,30 @@ func (v *visitor) post() int {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// closedLoop keeps n visitors posting forms one after another, each answer
+// reported to after, until stop is called; stop waits for them.
+func closedLoop(n int, v *visitor, after func(start time.Time, code int)) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				start := time.Now()
+				after(start, v.post())
+			}
+		})
+	}
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 // peak samples runtime.NumGoroutine until stop is called, and returns the
@@ -257,8 +302,8 @@ func throughput() {
 func throughputRun(h2 bool, inFlight int, kind string) {
 	api := newFakeAPI(h2, *latency)
 	defer api.Close()
-	c := newVerifier(kind, api, api.URL)
-	defer c.CloseIdleConnections()
+	c, closeIdle := newVerifier(kind, api, api.URL)
+	defer closeIdle()
 	s := site(c, trustcaptcha.FailClosed)
 	defer s.Close()
 	v := newVisitor(s, inFlight)
@@ -268,36 +313,23 @@ func throughputRun(h2 bool, inFlight int, kind string) {
 	var ok, failed, all atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range inFlight {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				start := time.Now()
-				code := v.post()
-				if code == http.StatusNoContent {
-					all.Add(1)
-				}
-				if !measuring.Load() {
-					continue
-				}
-				if code != http.StatusNoContent {
-					failed.Add(1)
-					continue
-				}
-				ok.Add(1)
-				d := time.Since(start)
-				mu.Lock()
-				lat = append(lat, d)
-				mu.Unlock()
-			}
-		})
-	}
+	stop := closedLoop(inFlight, v, func(start time.Time, code int) {
+		if code == http.StatusNoContent {
+			all.Add(1)
+		}
+		if !measuring.Load() {
+			return
+		}
+		if code != http.StatusNoContent {
+			failed.Add(1)
+			return
+		}
+		ok.Add(1)
+		d := time.Since(start)
+		mu.Lock()
+		lat = append(lat, d)
+		mu.Unlock()
+	})
 	time.Sleep(time.Second) // warm-up: pools fill
 	conns0 := api.conns.Load()
 	peak := peakGoroutines()
@@ -308,8 +340,7 @@ func throughputRun(h2 bool, inFlight int, kind string) {
 	elapsed := time.Since(start)
 	newConns := api.conns.Load() - conns0
 	goroutines := peak()
-	close(stop)
-	wg.Wait()
+	stop()
 
 	n := ok.Load()
 	rate := float64(n) / elapsed.Seconds()
@@ -439,8 +470,8 @@ func deadRun(h2 bool, kind string) {
 	px := newProxy(api.Listener.Addr().String())
 	defer px.Close()
 	// The client talks to the proxy; the fake's certificate is for 127.0.0.1.
-	c := newVerifier(kind, api, "https://"+px.ln.Addr().String())
-	defer c.CloseIdleConnections()
+	c, closeIdle := newVerifier(kind, api, "https://"+px.ln.Addr().String())
+	defer closeIdle()
 	s := site(c, trustcaptcha.FailClosed)
 	defer s.Close()
 	v := newVisitor(s, inFlight)
@@ -449,30 +480,17 @@ func deadRun(h2 bool, kind string) {
 	var killedAt atomic.Int64 // unix nanos; 0 before the kill
 	var recovered atomic.Int64
 	var failed atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range inFlight {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				start := time.Now().UnixNano()
-				code := v.post()
-				k := killedAt.Load()
-				if k == 0 {
-					continue
-				}
-				if code != http.StatusNoContent {
-					failed.Add(1)
-				} else if start > k {
-					recovered.CompareAndSwap(0, time.Now().UnixNano())
-				}
-			}
-		})
-	}
+	stop := closedLoop(inFlight, v, func(start time.Time, code int) {
+		k := killedAt.Load()
+		if k == 0 {
+			return
+		}
+		if code != http.StatusNoContent {
+			failed.Add(1)
+		} else if start.UnixNano() > k {
+			recovered.CompareAndSwap(0, time.Now().UnixNano())
+		}
+	})
 	time.Sleep(time.Second)
 	killedAt.Store(time.Now().UnixNano())
 	px.kill()
@@ -480,9 +498,8 @@ func deadRun(h2 bool, kind string) {
 	for recovered.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	close(stop)
-	api.CloseClientConnections() // ends requests stuck on dead connections
-	wg.Wait()
+	api.CloseClientConnections()
+	stop() // requests still on dead connections end with the client's timeout
 
 	proto := "HTTP/1.1"
 	if h2 {
@@ -508,7 +525,7 @@ func outageRun(name string, opts ...trustcaptcha.ClientOption) {
 	runtime.GC()
 	base := runtime.NumGoroutine()
 	api := newFakeAPI(false, *latency)
-	c := newVerifier("trustcaptcha", api, api.URL, opts...)
+	c, closeIdle := newVerifier("trustcaptcha", api, api.URL, opts...)
 	s := site(c, trustcaptcha.FailOpen)
 	v := newVisitor(s, 100000)
 
@@ -577,7 +594,7 @@ func outageRun(name string, opts ...trustcaptcha.ClientOption) {
 			after = append(after, s.took)
 		}
 	}
-	c.CloseIdleConnections()
+	closeIdle()
 	v.hc.CloseIdleConnections()
 	s.Close()
 	api.Close()
