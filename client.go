@@ -1,6 +1,7 @@
 package trustcaptcha
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -155,8 +156,8 @@ func WithProxy(proxyURL string) ClientOption {
 	}
 }
 
-// WithMaxInFlight bounds how many verifications wait on the API at once
-// (default DefaultMaxInFlight, 512; n must be positive). One more fails at
+// WithMaxInFlight bounds how many verifications wait on the API at once.
+// Zero means DefaultMaxInFlight (512); a negative n is an error. One more fails at
 // once with an error wrapping ErrInFlightLimit and ErrServerUnreachable, so
 // the failover policy decides, as for any outage: a flood of requests, or an
 // API that stopped answering, cannot pile up goroutines and connections
@@ -164,10 +165,10 @@ func WithProxy(proxyURL string) ClientOption {
 // LimitFailover. The idle connection pool per host is as large as the bound.
 func WithMaxInFlight(n int) ClientOption {
 	return func(c *clientConfig) error {
-		if n <= 0 {
-			return fmt.Errorf("trustcaptcha: WithMaxInFlight: %d is not positive", n)
+		if n < 0 {
+			return fmt.Errorf("trustcaptcha: WithMaxInFlight: %d is negative", n)
 		}
-		c.maxInFlight = n
+		c.maxInFlight = cmp.Or(n, DefaultMaxInFlight)
 		return nil
 	}
 }

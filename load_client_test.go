@@ -57,8 +57,10 @@ func TestClientMaxInFlight(t *testing.T) {
 	wg.Wait()
 	_, err = c.Verify(context.Background(), tok)
 	assert.NoError(t, err, "slots are given back")
-	_, err = trustcaptcha.NewClient("k", trustcaptcha.WithMaxInFlight(0))
+	_, err = trustcaptcha.NewClient("k", trustcaptcha.WithMaxInFlight(-1))
 	assert.Error(t, err)
+	_, err = trustcaptcha.NewClient("k", trustcaptcha.WithMaxInFlight(0))
+	assert.NoError(t, err, "zero means the default")
 }
 
 // TestClientDropsIdleConnectionsAfterAnOutage: after an answer that counts as

@@ -253,3 +253,24 @@ func TestMemoryStore(t *testing.T) {
 		assert.Error(t, err)
 	})
 }
+
+// failingCounter is a Counter whose store is down.
+type failingCounter struct{}
+
+func (failingCounter) Increment(context.Context, string, time.Duration) (int64, error) {
+	return 0, errors.New("redis: connection refused")
+}
+
+// A shared failover budget whose counter fails admits nothing.
+func TestLimitFailoverSharedCounterErrorAdmitsNothing(t *testing.T) {
+	t.Parallel()
+	var d trustcaptcha.Decision
+	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
+		Verifier: &stub{err: trustcaptcha.ErrServerUnreachable}, Logger: quietLogger(),
+		Failover:   trustcaptcha.LimitFailoverShared(trustcaptcha.FailOpen, 10, time.Minute, failingCounter{}),
+		OnDecision: func(_ *http.Request, dd trustcaptcha.Decision) { d = dd },
+	})(probe(&seen{}))
+	assert.Equal(t, http.StatusBadRequest, send(h, tokenFor(freshID())).Code)
+	assert.Equal(t, trustcaptcha.ReasonFailoverLimit, d.Reason)
+	assert.ErrorIs(t, d.Err, trustcaptcha.ErrServerUnreachable, "the outage cause is kept")
+}
