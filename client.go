@@ -157,12 +157,13 @@ func WithProxy(proxyURL string) ClientOption {
 }
 
 // WithMaxInFlight bounds how many verifications wait on the API at once.
-// Zero means DefaultMaxInFlight (512); a negative n is an error. One more fails at
-// once with an error wrapping ErrInFlightLimit and ErrServerUnreachable, so
-// the failover policy decides, as for any outage: a flood of requests, or an
-// API that stopped answering, cannot pile up goroutines and connections
-// without end. Because a flood can fill the bound, bound FailOpen with
-// LimitFailover. The idle connection pool per host is as large as the bound.
+// Zero means DefaultMaxInFlight (512); a negative n is an error. One more
+// fails at once with an error wrapping ErrInFlightLimit and
+// ErrServerUnreachable, so the failover policy decides, as for any outage: a
+// flood of requests, or an API that stopped answering, cannot pile up
+// goroutines and connections without end. Because a flood can fill the
+// bound, bound FailOpen with LimitFailover. The idle connection pool per
+// host is as large as the bound.
 func WithMaxInFlight(n int) ClientOption {
 	return func(c *clientConfig) error {
 		if n < 0 {

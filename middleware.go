@@ -129,8 +129,9 @@ type Options struct {
 
 	// Logger receives operator errors, logged at level Error: the API
 	// rejected the key, the API answered outside the protocol, the
-	// ReplayStore failed, or a custom Verifier failed with an unknown error. Nil means slog.Default(); to
-	// silence it use slog.New(slog.DiscardHandler).
+	// ReplayStore failed, or a custom Verifier failed with an unknown
+	// error. Nil means slog.Default(); to silence it use
+	// slog.New(slog.DiscardHandler).
 	Logger *slog.Logger
 }
 
