@@ -21,12 +21,8 @@ package trustcaptchatest
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
-	"math/bits"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -438,122 +434,6 @@ func (s *Server) serveResult(w http.ResponseWriter, r *http.Request) {
 	res := e.result
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, res)
-}
-
-// serveCreate is the widget's POST /v2/verifications: it answers with a
-// proof-of-work challenge.
-func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		SiteKey string `json:"siteKey"`
-		Widget  struct {
-			MinimalDataMode bool `json:"minimalDataMode"`
-		} `json:"widget"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad request"})
-		return
-	}
-	if !strings.EqualFold(body.SiteKey, s.siteKey) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "captcha not found"})
-		return
-	}
-	id := newUUID()
-	tasks := make([]task, s.tasks)
-	for i := range tasks {
-		in := make([]byte, 16)
-		_, _ = rand.Read(in)
-		tasks[i] = task{Number: i, Input: base64.StdEncoding.EncodeToString(in)}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	s.mu.Lock()
-	res := s.widget
-	res.VerificationID = id
-	res.Origin = r.Header.Get("Origin")
-	res.MinimalDataModeEnabled = body.Widget.MinimalDataMode
-	if !res.MinimalDataModeEnabled {
-		res.IPAddress = host
-	}
-	res.VerificationStartedAt = time.Now().UTC()
-	s.entries[id] = &entry{result: res, tasks: tasks}
-	difficulty := s.difficulty
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"challenge": map[string]any{
-		"verificationId": id, "difficulty": difficulty, "tasks": tasks,
-	}})
-}
-
-// serveChallenge is the widget's POST /v2/verifications/{id}/challenges: it
-// checks the proof-of-work and answers with the verification token.
-func (s *Server) serveChallenge(w http.ResponseWriter, r *http.Request) {
-	id := strings.ToLower(r.PathValue("id"))
-	var body struct {
-		Tasks []struct {
-			Number int    `json:"number"`
-			Nonce  string `json:"nonce"`
-		} `json:"tasks"`
-	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad request"})
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.entries[id]
-	if !ok || e.tasks == nil {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "verification not found"})
-		return
-	}
-	nonces := map[int]string{}
-	for _, t := range body.Tasks {
-		nonces[t.Number] = t.Nonce
-	}
-	for _, t := range e.tasks {
-		nonce, ok := nonces[t.Number]
-		if !ok || !ProofOfWorkValid(t.Input, nonce, s.difficulty) {
-			writeJSON(w, http.StatusConflict, map[string]string{"error": "proof of work wrong"})
-			return
-		}
-	}
-	now := time.Now().UTC()
-	e.tasks, e.finished = nil, true
-	e.result.VerificationFinishedAt = now
-	e.result.ResultExpiresAt = now.Add(5 * time.Minute)
-	writeJSON(w, http.StatusCreated, map[string]any{"finished": map[string]any{
-		"verificationToken": Token(id), "expiresInMs": 5 * 60 * 1000,
-	}})
-}
-
-// ProofOfWorkValid reports whether nonce solves the task whose base64 input
-// is input: SHA-256 of the input's bytes followed by the nonce's bytes has at
-// least difficulty leading zero bits.
-func ProofOfWorkValid(input, nonce string, difficulty int) bool {
-	in, err := base64.StdEncoding.DecodeString(input)
-	if err != nil {
-		return false
-	}
-	sum := sha256.Sum256(append(in, nonce...))
-	zeros := 0
-	for _, b := range sum {
-		if b != 0 {
-			zeros += bits.LeadingZeros8(b)
-			break
-		}
-		zeros += 8
-	}
-	return zeros >= difficulty
-}
-
-// SolveProofOfWork finds the nonce "tcn<k>" (k = 0, 1, …) the widget would
-// submit for a task, for tests that play the widget.
-func SolveProofOfWork(input string, difficulty int) string {
-	for k := 0; ; k++ {
-		if n := fmt.Sprintf("tcn%d", k); ProofOfWorkValid(input, n, difficulty) {
-			return n
-		}
-	}
 }
 
 func newUUID() string {

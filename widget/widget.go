@@ -82,8 +82,8 @@ type Options struct {
 	MinimalDataMode bool
 }
 
-// Widget is a validated widget configuration; make one with New. It is
-// immutable and safe for concurrent use.
+// Widget is a validated widget configuration; make one with New (the zero
+// value is not usable). It is immutable and safe for concurrent use.
 type Widget struct {
 	o       Options
 	element template.HTML
@@ -191,7 +191,7 @@ func (w *Widget) Script(nonce string) template.HTML {
 
 // Tags is the widget's whole markup for one page: Script and Element. In
 // html/template write {{.Captcha.HTML}} inside the form; in templ write
-// @captcha, since Tags is a templ.Component.
+// @captcha, since Tags is a templ.Component. The zero value renders nothing.
 type Tags struct{ html template.HTML }
 
 // Tags returns Script(nonce) followed by Element(), for a page that puts both
@@ -228,7 +228,8 @@ func NewNonce() string {
 }
 
 // Policy is a Content-Security-Policy: sources by directive. Add what your
-// page needs besides the widget, then send String() as the header.
+// page needs besides the widget, then send String() as the header. A nil
+// Policy is the empty policy.
 type Policy map[string][]string
 
 // String returns the policy in header form, directives in a fixed order.
