@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"io"
@@ -11,8 +12,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/captchakit/trustcaptcha/internal/redistest"
 )
 
 // The example without a browser: the demo endpoints, the form and the JSON
@@ -128,4 +132,32 @@ func postForm(t *testing.T, base, tok string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// With REDIS_URL the example keeps single-use claims in Redis: the claim is
+// a Redis key, and a replay meets it.
+func TestExampleWithRedis(t *testing.T) {
+	server := redistest.Start(t)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := newApp(config{Threshold: 0.5, Failover: "closed", RedisURL: server.URL()}, quiet)
+	require.NoError(t, err)
+	t.Cleanup(a.Close)
+	assert.Contains(t, a.mode, "single-use claims in redis")
+	srv := httptest.NewServer(a)
+	t.Cleanup(srv.Close)
+
+	tok := demoToken(t, srv.URL, "human")
+	code, _ := postForm(t, srv.URL, tok)
+	assert.Equal(t, http.StatusOK, code)
+	rdb := redis.NewClient(&redis.Options{Addr: server.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	keys, err := rdb.Keys(context.Background(), "trustcaptcha:used:*").Result()
+	require.NoError(t, err)
+	assert.Len(t, keys, 1, "the claim is in Redis")
+	code, page := postForm(t, srv.URL, tok)
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Contains(t, page, "token-reused")
+
+	_, err = newApp(config{Threshold: 0.5, Failover: "closed", RedisURL: "mysql://nope"}, quiet)
+	assert.ErrorContains(t, err, "REDIS_URL")
 }

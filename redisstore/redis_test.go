@@ -3,11 +3,8 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/captchakit/trustcaptcha"
+	"github.com/captchakit/trustcaptcha/internal/redistest"
 	"github.com/captchakit/trustcaptcha/redisstore"
 	"github.com/captchakit/trustcaptcha/trustcaptchatest"
 )
@@ -29,59 +27,17 @@ var (
 	_ trustcaptcha.Counter     = (*redisstore.Store)(nil)
 )
 
-// redisServer is a redis-server the test started on 127.0.0.1, without
-// persistence; it is stopped when the test ends.
+// redisServer is a redis-server the test started (package redistest).
 type redisServer struct {
-	t    *testing.T
-	port int
-	cmd  *exec.Cmd
+	*redistest.Server
+	t *testing.T
 }
 
-// startRedis starts redis-server on a free port. Without the program it
-// skips the test, unless CI is set: CI must run it.
-func startRedis(t *testing.T) *redisServer {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("redis-server is not installed, and CI must run the Redis tests (.ci/run installs it)")
-		}
-		t.Skipf("redis-server is not installed; Redis test skipped (apt-get install redis-server)")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	s := &redisServer{t: t, port: port}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
-
-func (s *redisServer) start() {
-	s.t.Helper()
-	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--protected-mode", "yes", "--dir", s.t.TempDir())
-	require.NoError(s.t, s.cmd.Start())
-	rdb := redis.NewClient(&redis.Options{Addr: s.addr()})
-	defer rdb.Close()
-	require.Eventually(s.t, func() bool { return rdb.Ping(context.Background()).Err() == nil },
-		10*time.Second, 20*time.Millisecond, "redis-server did not come up")
-}
-
-func (s *redisServer) stop() {
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	s.cmd = nil
-}
+func startRedis(t *testing.T) *redisServer { return &redisServer{redistest.Start(t), t} }
 
 // client is a go-redis client with short timeouts, closed at the end.
 func (s *redisServer) client() *redis.Client {
-	rdb := redis.NewClient(&redis.Options{Addr: s.addr(), DialTimeout: 200 * time.Millisecond,
+	rdb := redis.NewClient(&redis.Options{Addr: s.Addr(), DialTimeout: 200 * time.Millisecond,
 		ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond, MaxRetries: -1})
 	s.t.Cleanup(func() { rdb.Close() })
 	return rdb
@@ -227,7 +183,7 @@ func TestRedisDownRejectsAndRecovers(t *testing.T) {
 		}})
 	require.Equal(t, http.StatusNoContent, post(t, a.URL, api.Human()))
 
-	srv.stop()
+	srv.Stop()
 	for range 3 {
 		start := time.Now()
 		assert.Equal(t, http.StatusBadRequest, post(t, a.URL, api.Human()))
@@ -239,7 +195,7 @@ func TestRedisDownRejectsAndRecovers(t *testing.T) {
 		trustcaptcha.ReasonReplayUnavailable, trustcaptcha.ReasonReplayUnavailable}, reasons)
 	mu.Unlock()
 
-	srv.start() // same port, empty
+	srv.Restart() // same port, empty
 	assert.Eventually(t, func() bool { return post(t, a.URL, api.Human()) == http.StatusNoContent },
 		10*time.Second, 50*time.Millisecond, "admitted again once Redis is back")
 }
