@@ -99,3 +99,30 @@ func TestMultipartLeavesNoTempFiles(t *testing.T) {
 		}
 	}
 }
+
+// In ReportOnly mode a multipart request without a token still reaches the
+// handler whole.
+func TestMultipartReportOnlyKeepsTheBody(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{100, 2 << 20} { // in memory, and spooled to a file
+		body, ct := upload(t, "", size)
+		var got int64
+		var name string
+		h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: &stub{}, ReportOnly: true, Logger: quietLogger()})(
+			http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if f, _, err := r.FormFile("upload"); err == nil {
+					got, _ = io.Copy(io.Discard, f)
+					f.Close()
+				}
+				name = r.FormValue("name")
+			}))
+		r := httptest.NewRequest(http.MethodPost, "/upload", bytes.NewReader(body))
+		r.Header.Set("Content-Type", ct)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		assert.Equal(t, int64(size), got, "the file reached the handler")
+		assert.Equal(t, "Ada", name)
+		if r.MultipartForm != nil {
+			_ = r.MultipartForm.RemoveAll()
+		}
+	}
+}

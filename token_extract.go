@@ -220,15 +220,14 @@ func (m *middleware) fromMultipart(r *http.Request, boundary string) (string, fu
 		return "", noop, fmt.Errorf("%w: reading the body failed", ErrTokenMissing)
 	}
 	tok, err := m.multipartToken(body, boundary)
-	if _, serr := body.Seek(0, io.SeekStart); err == nil && serr != nil {
-		err = fmt.Errorf("%w: rewinding the spooled body: %v", errSpool, serr)
-	}
-	if err != nil {
+	if _, serr := body.Seek(0, io.SeekStart); serr != nil {
 		done()
-		return "", noop, err
+		return "", noop, fmt.Errorf("%w: rewinding the spooled body: %v", errSpool, serr)
 	}
+	// Handed on whatever the verdict: in ReportOnly mode the handler runs
+	// after a rejection too.
 	r.Body = io.NopCloser(body)
-	return tok, done, nil
+	return tok, done, err
 }
 
 // multipartToken reads the form in body and returns its token field.
