@@ -80,7 +80,12 @@ func BenchmarkMiddlewareForm(b *testing.B) {
 	base := newReq("application/x-www-form-urlencoded", body)
 	b.Run("impl=bare", func(b *testing.B) { serveLoop(b, handler, base, body) })
 	b.Run("impl=captcha", func(b *testing.B) {
-		serveLoop(b, trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: memVerifier, AllowReplay: true})(handler), base, body)
+		serveLoop(
+			b,
+			trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: memVerifier, AllowReplay: true})(handler),
+			base,
+			body,
+		)
 	})
 }
 
@@ -115,7 +120,9 @@ func BenchmarkMiddlewareJSON(b *testing.B) {
 	}{{"1KiB", 1 << 10}, {"1MiB", 1 << 20}} {
 		body := jsonBody(size.n)
 		base := newReq("application/json", body)
-		captcha := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: memVerifier, AllowReplay: true, MaxBodyBytes: 2 << 20})
+		captcha := trustcaptcha.RequireCaptcha(
+			trustcaptcha.Options{Verifier: memVerifier, AllowReplay: true, MaxBodyBytes: 2 << 20},
+		)
 		b.Run("size="+size.name+"/handler=read/impl=bare", func(b *testing.B) { serveLoop(b, read, base, body) })
 		b.Run(
 			"size="+size.name+"/handler=read/impl=captcha",
@@ -137,7 +144,12 @@ func BenchmarkMiddlewareHeader(b *testing.B) {
 	base.Header.Set("X-TC-Verification-Token", tokHuman)
 	b.Run("impl=bare", func(b *testing.B) { serveLoop(b, handler, base, nil) })
 	b.Run("impl=captcha", func(b *testing.B) {
-		serveLoop(b, trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: memVerifier, AllowReplay: true})(handler), base, nil)
+		serveLoop(
+			b,
+			trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: memVerifier, AllowReplay: true})(handler),
+			base,
+			nil,
+		)
 	})
 }
 

@@ -234,8 +234,12 @@ func TestClientNeverResendsAFetch(t *testing.T) {
 						return
 					}
 					body := resultJSON(true, 0.1)
-					_, _ = fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-						len(body), body)
+					_, _ = fmt.Fprintf(
+						conn,
+						"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+						len(body),
+						body,
+					)
 				}
 			}()
 		}

@@ -94,7 +94,8 @@ func FuzzExtractJSON(f *testing.F) {
 		`{"tc\u002dverification-token":"` + tokHuman + `"}`,
 		`{"tc-verification-token":"` + tokHuman + `","tc-verification-token":"` + tokBot + `"}`,
 		`{"x":{"tc-verification-token":"` + tokHuman + `"}}`, `[]`,
-		`{"TC-Verification-Token":"` + tokHuman + `"}`, `{"tc-verification-to\u212Aen":"` + tokHuman + `"}`, `null`, `{"tc-verification-token":1}`,
+		`{"TC-Verification-Token":"` + tokHuman + `"}`,
+		`{"tc-verification-to\u212Aen":"` + tokHuman + `"}`, `null`, `{"tc-verification-token":1}`,
 		"\xef\xbb\xbf{}", `{"a":"\"","tc-verification-token":"` + tokHuman + `"} `, strings.Repeat("[", 300),
 	} {
 		f.Add([]byte(s))

@@ -48,7 +48,12 @@ func (s *stub) Verify(ctx context.Context, token string) (*trustcaptcha.Result, 
 	if s.err != nil {
 		return nil, s.err
 	}
-	res := &trustcaptcha.Result{VerificationID: freshID(), VerificationPassed: true, Origin: "https://shop.example", IPAddress: "203.0.113.7"}
+	res := &trustcaptcha.Result{
+		VerificationID:     freshID(),
+		VerificationPassed: true,
+		Origin:             "https://shop.example",
+		IPAddress:          "203.0.113.7",
+	}
 	switch token {
 	case tokHuman:
 		res.Score = 0.1

@@ -356,8 +356,10 @@ func hostileCatalog() []hostile {
 	set("JSON token key with the Kelvin sign beside a second token", two("tc-verification-to\u212aen"))
 	set("JSON token key with an escaped Kelvin sign beside a second token", two(`tc-verification-to\u212Aen`))
 	set("JSON token key escaped beside a second token", two(`tc\u002dverification\u002dtoken`))
-	longS := withLen(strings.Replace(post("application/json"), "POST /contact", "POST /session", 1), // TokenField tc-session-token
-		`{"tc-ſession-token":"`+unknownTok+`","tc-session-token":"`+tokHuman+`"}`)
+	longS := withLen(
+		strings.Replace(post("application/json"), "POST /contact", "POST /session", 1), // TokenField tc-session-token
+		`{"tc-ſession-token":"`+unknownTok+`","tc-session-token":"`+tokHuman+`"}`,
+	)
 	set("JSON token key with the long s beside a second token", longS)
 	bigUpload := func(token string) hostile {
 		parts := []string{"name", "Ada"}

@@ -108,14 +108,17 @@ func TestMultipartReportOnlyKeepsTheBody(t *testing.T) {
 		body, ct := upload(t, "", size)
 		var got int64
 		var name string
-		h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: &stub{}, ReportOnly: true, Logger: quietLogger()})(
+		h := trustcaptcha.RequireCaptcha(
+			trustcaptcha.Options{Verifier: &stub{}, ReportOnly: true, Logger: quietLogger()},
+		)(
 			http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if f, _, err := r.FormFile("upload"); err == nil {
 					got, _ = io.Copy(io.Discard, f)
 					f.Close()
 				}
 				name = r.FormValue("name")
-			}))
+			}),
+		)
 		r := httptest.NewRequest(http.MethodPost, "/upload", bytes.NewReader(body))
 		r.Header.Set("Content-Type", ct)
 		h.ServeHTTP(httptest.NewRecorder(), r)

@@ -61,10 +61,12 @@ func TestREADMEGoBlocksCompile(t *testing.T) {
 	require.NoError(t, err)
 	ovFile := filepath.Join(tmp, "overlay.json")
 	require.NoError(t, os.WriteFile(ovFile, ov, 0o644))
-	out, err := exec.Command("go", append([]string{"build", "-overlay", ovFile, "-o", os.DevNull}, pkgs...)...).CombinedOutput()
+	out, err := exec.Command("go", append([]string{"build", "-overlay", ovFile, "-o", os.DevNull}, pkgs...)...).
+		CombinedOutput()
 	require.NoError(t, err, "a README Go block does not build:\n%s", out)
 	for _, p := range testPkgs {
-		out, err := exec.Command("go", "test", "-c", "-vet=off", "-overlay", ovFile, "-o", os.DevNull, p).CombinedOutput()
+		out, err := exec.Command("go", "test", "-c", "-vet=off", "-overlay", ovFile, "-o", os.DevNull, p).
+			CombinedOutput()
 		require.NoError(t, err, "a README Go block does not build:\n%s", out)
 	}
 }

@@ -113,8 +113,10 @@ func serve(t *testing.T, cfg config, wrap ...func(http.Handler) http.Handler) (s
 
 // tokenFilled waits until the form holds a verification token.
 func tokenFilled() chromedp.Action[chromedp.Void] {
-	return chromedp.Poll[chromedp.Void](`(() => { const f = document.querySelector('#contact [name="tc-verification-token"]'); return !!(f && f.value); })()`,
-		chromedp.WithPollingTimeout(45*time.Second))
+	return chromedp.Poll[chromedp.Void](
+		`(() => { const f = document.querySelector('#contact [name="tc-verification-token"]'); return !!(f && f.value); })()`,
+		chromedp.WithPollingTimeout(45*time.Second),
+	)
 }
 
 func text(t *testing.T, ctx context.Context, sel string) string {
@@ -137,9 +139,19 @@ func TestBrowserDemoWidget(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.as, func(t *testing.T) {
-			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#demo-widget`))))
+			require.NoError(
+				t,
+				chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#demo-widget`))),
+			)
 			shot(t, ctx, "1-form")
-			require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#demo-widget button[data-as="`+tc.as+`"]`)), tokenFilled()))
+			require.NoError(
+				t,
+				chromedp.Do(
+					ctx,
+					chromedp.Click(chromedp.CSS(`#demo-widget button[data-as="`+tc.as+`"]`)),
+					tokenFilled(),
+				),
+			)
 			shot(t, ctx, "2-token")
 			require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#send`))))
 			assert.Contains(t, text(t, ctx, `#result`), tc.want)
@@ -151,10 +163,21 @@ func TestBrowserDemoWidget(t *testing.T) {
 	}
 	t.Run("JSON endpoint from page script", func(t *testing.T) {
 		for _, tc := range []struct{ as, want string }{{"human", `200 {"admittedByFailover":false,"score":0.1`}, {"bot", `400 {"type"`}} {
-			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#demo-widget`)),
-				chromedp.Click(chromedp.CSS(`#demo-widget button[data-as="`+tc.as+`"]`)), tokenFilled(),
-				chromedp.Click(chromedp.CSS(`#send-json`)),
-				chromedp.Poll[chromedp.Void](`document.getElementById('json-result').textContent.length > 0`, chromedp.WithPollingTimeout(20*time.Second))))
+			require.NoError(
+				t,
+				chromedp.Do(
+					ctx,
+					chromedp.Navigate(page),
+					chromedp.WaitVisible(chromedp.CSS(`#demo-widget`)),
+					chromedp.Click(chromedp.CSS(`#demo-widget button[data-as="`+tc.as+`"]`)),
+					tokenFilled(),
+					chromedp.Click(chromedp.CSS(`#send-json`)),
+					chromedp.Poll[chromedp.Void](
+						`document.getElementById('json-result').textContent.length > 0`,
+						chromedp.WithPollingTimeout(20*time.Second),
+					),
+				),
+			)
 			out := text(t, ctx, `#json-result`)
 			assert.True(t, strings.HasPrefix(out, tc.want), "got %q", out)
 			shot(t, ctx, "json-"+tc.as)
@@ -166,7 +189,15 @@ func TestBrowserDemoWidget(t *testing.T) {
 // its lockfile) unless it is there, and returns its folder.
 func widgetDir(t *testing.T) string {
 	t.Helper()
-	dir := filepath.Join("..", "e2e", "node_modules", "@trustcomponent", "trustcaptcha-frontend", "dist", "frontendlibrary")
+	dir := filepath.Join(
+		"..",
+		"e2e",
+		"node_modules",
+		"@trustcomponent",
+		"trustcaptcha-frontend",
+		"dist",
+		"frontendlibrary",
+	)
 	if _, err := os.Stat(filepath.Join(dir, "frontendlibrary.esm.js")); err == nil {
 		return dir
 	}
@@ -186,7 +217,10 @@ func widgetDir(t *testing.T) string {
 func TestBrowserRealWidget(t *testing.T) {
 	ctx := browser(t)
 	page, a := serve(t, config{WidgetDir: widgetDir(t)})
-	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`trustcaptcha-component`))))
+	require.NoError(
+		t,
+		chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`trustcaptcha-component`))),
+	)
 	shot(t, ctx, "1-form")
 	// Focusing a field starts the widget: it asks the fake for a challenge,
 	// solves the proof-of-work, and puts the token into the form.
@@ -221,10 +255,19 @@ func TestBrowserRealWidgetFailoverToken(t *testing.T) {
 	} {
 		t.Run(tc.policy, func(t *testing.T) {
 			ctx := browser(t)
-			page, _ := serve(t, config{WidgetDir: dir, WidgetAPIURL: unreachable, WidgetFailover: true, Failover: tc.policy})
-			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`trustcaptcha-component`)),
-				chromedp.Click(chromedp.CSS(`#name`)), tokenFilled()))
-			tok, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#contact [name="tc-verification-token"]').value`))
+			page, _ := serve(
+				t,
+				config{WidgetDir: dir, WidgetAPIURL: unreachable, WidgetFailover: true, Failover: tc.policy},
+			)
+			require.NoError(
+				t,
+				chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`trustcaptcha-component`)),
+					chromedp.Click(chromedp.CSS(`#name`)), tokenFilled()),
+			)
+			tok, err := chromedp.Run(
+				ctx,
+				chromedp.Evaluate[string](`document.querySelector('#contact [name="tc-verification-token"]').value`),
+			)
 			require.NoError(t, err)
 			assert.Contains(t, decodeB64(t, tok), `"clientFailover":true`, "the widget made its own failover token")
 			shot(t, ctx, "1-failover-token")
@@ -300,7 +343,10 @@ func TestBrowserRealWidgetUnderStrictCSP(t *testing.T) {
 			"the page is served with exactly the widget's policy")
 		assert.Contains(t, resp.Header.Get("Content-Security-Policy"), "worker-src blob:")
 
-		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`trustcaptcha-component`))))
+		require.NoError(
+			t,
+			chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`trustcaptcha-component`))),
+		)
 		_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](watchCSP))
 		require.NoError(t, err)
 		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#name`)), tokenFilled()))
@@ -319,15 +365,30 @@ func TestBrowserRealWidgetUnderStrictCSP(t *testing.T) {
 		t.Run("without "+tc.drop, func(t *testing.T) {
 			ctx := browser(t)
 			page, _ := serve(t, config{WidgetDir: dir}, dropDirective(tc.drop))
-			require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`trustcaptcha-component`))))
+			require.NoError(
+				t,
+				chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`trustcaptcha-component`))),
+			)
 			_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](watchCSP))
 			require.NoError(t, err)
-			require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#name`)),
-				chromedp.Poll[chromedp.Void](`window.__violations.length > 0`, chromedp.WithPollingTimeout(30*time.Second))))
+			require.NoError(t, chromedp.Do(
+				ctx,
+				chromedp.Click(chromedp.CSS(`#name`)),
+				chromedp.Poll[chromedp.Void](
+					`window.__violations.length > 0`,
+					chromedp.WithPollingTimeout(30*time.Second),
+				),
+			))
 			violations, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__violations`))
 			require.NoError(t, err)
 			require.NotEmpty(t, violations)
-			assert.True(t, strings.HasPrefix(violations[0], tc.violation), "the browser blocked %q: %v", tc.violation, violations)
+			assert.True(
+				t,
+				strings.HasPrefix(violations[0], tc.violation),
+				"the browser blocked %q: %v",
+				tc.violation,
+				violations,
+			)
 			filled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](
 				`!!(document.querySelector('#contact [name="tc-verification-token"]') || {}).value`))
 			require.NoError(t, err)

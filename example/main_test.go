@@ -50,7 +50,11 @@ func TestExampleDemoMode(t *testing.T) {
 				assert.Contains(t, body, "accepted on failover")
 			}
 
-			resp, err = http.Post(srv.URL+"/api/subscribe", "application/json", strings.NewReader(`{"email":"ada@example.com","tc-verification-token":"`+token("human")+`"}`))
+			resp, err = http.Post(
+				srv.URL+"/api/subscribe",
+				"application/json",
+				strings.NewReader(`{"email":"ada@example.com","tc-verification-token":"`+token("human")+`"}`),
+			)
 			require.NoError(t, err)
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()

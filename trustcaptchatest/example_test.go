@@ -35,7 +35,12 @@ func ExampleNewServer() {
 	_, err = client.Verify(ctx, slow)
 	fmt.Println("502:", errors.Is(err, trustcaptcha.ErrServerUnreachable))
 
-	fmt.Println("requests:", len(api.Requests()), "bearer ok:", api.Requests()[0].Header.Get("Authorization") == "Bearer "+api.APIKey())
+	fmt.Println(
+		"requests:",
+		len(api.Requests()),
+		"bearer ok:",
+		api.Requests()[0].Header.Get("Authorization") == "Bearer "+api.APIKey(),
+	)
 	// Output:
 	// human: true 0.1
 	// custom: 0.95 CH

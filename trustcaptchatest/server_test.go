@@ -58,7 +58,12 @@ type finished struct {
 func playWidget(t *testing.T, api *trustcaptchatest.Server, solve bool) (int, string) {
 	t.Helper()
 	var ch challenge
-	code := post(t, api.URL+"/v2/verifications", map[string]any{"siteKey": api.SiteKey(), "widget": map[string]any{}}, &ch)
+	code := post(
+		t,
+		api.URL+"/v2/verifications",
+		map[string]any{"siteKey": api.SiteKey(), "widget": map[string]any{}},
+		&ch,
+	)
 	require.Equal(t, http.StatusOK, code)
 	require.NotEmpty(t, ch.Challenge.Tasks)
 	type nonce struct {
@@ -112,8 +117,21 @@ func TestWidgetEndpointsRefuseUnknownSiteKeysAndVerifications(t *testing.T) {
 	t.Parallel()
 	api := trustcaptchatest.NewServer()
 	t.Cleanup(api.Close)
-	assert.Equal(t, http.StatusNotFound, post(t, api.URL+"/v2/verifications", map[string]any{"siteKey": "00000000-0000-0000-0000-00000000dead"}, nil))
-	assert.Equal(t, http.StatusNotFound, post(t, api.URL+"/v2/verifications/"+trustcaptchatest.NotFoundVerificationID+"/challenges", map[string]any{"tasks": []any{}}, nil))
+	assert.Equal(
+		t,
+		http.StatusNotFound,
+		post(t, api.URL+"/v2/verifications", map[string]any{"siteKey": "00000000-0000-0000-0000-00000000dead"}, nil),
+	)
+	assert.Equal(
+		t,
+		http.StatusNotFound,
+		post(
+			t,
+			api.URL+"/v2/verifications/"+trustcaptchatest.NotFoundVerificationID+"/challenges",
+			map[string]any{"tasks": []any{}},
+			nil,
+		),
+	)
 }
 
 func TestWidgetResultIsConfigurable(t *testing.T) {
@@ -231,7 +249,11 @@ func TestRequestHelpers(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	closed := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: api.Client()})(handler)
-	open := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: api.Client(), Failover: trustcaptcha.FailOpen})(handler)
+	open := trustcaptcha.RequireCaptcha(
+		trustcaptcha.Options{Verifier: api.Client(), Failover: trustcaptcha.FailOpen},
+	)(
+		handler,
+	)
 	for _, tc := range []struct {
 		kind   trustcaptchatest.Kind
 		h      http.Handler

@@ -46,7 +46,8 @@ func TestRendering(t *testing.T) {
 		{"all.html", widget.Options{SiteKey: siteKey, TokenField: "captcha-token", APIURL: "http://127.0.0.1:8081",
 			ScriptURL: "/static/tc/frontendlibrary.esm.js", Language: "de", Theme: "dark", Invisible: true,
 			AutostartDisabled: true, FailoverEnabled: true, MinimalDataMode: true}, "cmFuZG9tLW5vbmNl"},
-		{"hostile.html", widget.Options{SiteKey: siteKey, TokenField: "a&b", APIURL: `https://x.example/"><script>alert(1)</script>`,
+		{"hostile.html", widget.Options{SiteKey: siteKey,
+			TokenField: "a&b", APIURL: `https://x.example/"><script>alert(1)</script>`,
 			ScriptURL: `https://cdn.example/w.js?a="b"&c=<d>`, Language: `en" onload="alert(1)`,
 			Theme: "</trustcaptcha-component><script>alert(2)</script>"}, "bm9uY2U="},
 	} {
