@@ -76,13 +76,14 @@ func (m *middleware) decision(r *http.Request, res *Result, failover bool, err e
 	if ctxErr := r.Context().Err(); ctxErr != nil && Reason(err) != ReasonRequestCanceled {
 		err, failover = fmt.Errorf("trustcaptcha: request abandoned: %w", ctxErr), false
 	}
+	c := causeOf(err)
 	d := Decision{Admitted: err == nil || failover, Failover: failover, ReportOnly: m.reportOnly,
-		Reason: Reason(err), Err: err, Result: res, Score: -1, Latency: latency}
+		Reason: c.reason, Err: err, Result: res, Score: -1, Latency: latency}
 	if res != nil {
 		d.Score = res.Score
 	}
 	if !d.Admitted {
-		d.Status = StatusCode(err)
+		d.Status = c.status
 	}
 	return d
 }

@@ -110,17 +110,25 @@ var errTooLong = errors.New("longer than the limit")
 // buffer is allocated once. Every read of untrusted input in this package
 // goes through it.
 func readCapped(r io.Reader, limit, hint int64) ([]byte, error) {
+	buf, err := readUpTo(r, limit, hint)
+	switch {
+	case err != nil:
+		return nil, err
+	case int64(buf.Len()) > limit:
+		return nil, errTooLong
+	}
+	return buf.Bytes(), nil
+}
+
+// readUpTo reads r to its end but at most limit+1 bytes (one more than the
+// limit tells a longer input), allocating once when hint is the length.
+func readUpTo(r io.Reader, limit, hint int64) (*bytes.Buffer, error) {
 	var buf bytes.Buffer
 	if hint > 0 {
 		buf.Grow(int(min(hint, limit)) + bytes.MinRead) // room to see EOF without growing
 	}
-	if _, err := buf.ReadFrom(io.LimitReader(r, limit+1)); err != nil {
-		return nil, err
-	}
-	if int64(buf.Len()) > limit {
-		return nil, errTooLong
-	}
-	return buf.Bytes(), nil
+	_, err := buf.ReadFrom(io.LimitReader(r, limit+1))
+	return &buf, err
 }
 
 // readBody reads the whole request body, at most limit bytes (ErrBodyTooLarge
@@ -274,16 +282,12 @@ var errSpool = errors.New("trustcaptcha: spooling the request body to a temporar
 // and removes the file; it is never nil.
 func spool(src io.Reader, announced, memLimit, limit int64) (body io.ReadSeeker, done func(), err error) {
 	done = func() {}
-	var head bytes.Buffer
+	head := new(bytes.Buffer)
 	if announced <= memLimit { // unknown or small: memory first
-		if announced > 0 {
-			head.Grow(int(announced) + bytes.MinRead) // room to see EOF without growing
-		}
-		n, err := head.ReadFrom(io.LimitReader(src, memLimit+1))
-		if err != nil {
+		if head, err = readUpTo(src, memLimit, announced); err != nil {
 			return nil, done, err
 		}
-		if n <= memLimit {
+		if int64(head.Len()) <= memLimit {
 			return bytes.NewReader(head.Bytes()), done, nil
 		}
 	}
@@ -295,7 +299,7 @@ func spool(src io.Reader, announced, memLimit, limit int64) (body io.ReadSeeker,
 		_ = f.Close()
 		_ = os.Remove(f.Name())
 	}
-	n, err := io.Copy(f, io.MultiReader(&head, io.LimitReader(src, limit+1-int64(head.Len()))))
+	n, err := io.Copy(f, io.MultiReader(head, io.LimitReader(src, limit+1-int64(head.Len()))))
 	if err == nil && n > limit {
 		err = errTooLong
 	}
