@@ -365,3 +365,35 @@ func BenchmarkMemoryStore(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkBodyCost: reading bodies of one shape at growing sizes. Linear
+// cost shows as a steady MB/s across sizes (and B/op growing with the size).
+func BenchmarkBodyCost(b *testing.B) {
+	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
+		Verifier: memVerifier, AllowReplay: true, Logger: quietLogger(), MaxBodyBytes: 4 << 20,
+	})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	shapes := []struct {
+		name, ct string
+		body     func(size int) []byte
+	}{
+		{"json-members", "application/json",
+			func(n int) []byte { return repeatBody(`{`, `"a":0,`, `"tc-verification-token":"`+tokHuman+`"}`, n) }},
+		{"urlencoded-pairs", "application/x-www-form-urlencoded",
+			func(n int) []byte { return repeatBody("", "ab=c&", "tc-verification-token="+tokHuman, n) }},
+		{"multipart-fields", "multipart/form-data; boundary=B",
+			func(n int) []byte {
+				return multipartShape("Content-Disposition: form-data; name=\"a\"\r\n\r\nvalue", n)
+			}},
+		{"multipart-file", "multipart/form-data; boundary=B", func(n int) []byte {
+			return multipartShape("Content-Disposition: form-data; name=\"f\"; filename=\"a\"\r\n\r\n"+strings.Repeat("z", n), 1)
+		}},
+	}
+	for _, s := range shapes {
+		for _, size := range []int{16 << 10, 256 << 10, 1 << 20} {
+			body := s.body(size)
+			b.Run(fmt.Sprintf("%s/size=%dKiB", s.name, size>>10), func(b *testing.B) {
+				serveLoop(b, h, newReq(s.ct, body), body)
+			})
+		}
+	}
+}

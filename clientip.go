@@ -54,19 +54,28 @@ func (m *middleware) clientIP(r *http.Request) (netip.Addr, bool) {
 	if !m.trusted(ip) {
 		return ip, true
 	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		h := strings.TrimSpace(hops[i])
-		if h == "" {
-			continue
-		}
-		a, err := netip.ParseAddr(h)
-		if err != nil {
-			return netip.Addr{}, false
-		}
-		ip = a.Unmap().WithZone("")
-		if !m.trusted(ip) {
-			return ip, true
+	// Right to left, without splitting the whole header: its entries are
+	// the client's to choose, as many as fit in the header.
+	vals := r.Header.Values("X-Forwarded-For")
+	for i := len(vals) - 1; i >= 0; i-- {
+		for rest := vals[i]; rest != ""; {
+			var h string
+			if j := strings.LastIndexByte(rest, ','); j >= 0 {
+				rest, h = rest[:j], rest[j+1:]
+			} else {
+				rest, h = "", rest
+			}
+			if h = strings.TrimSpace(h); h == "" {
+				continue
+			}
+			a, err := netip.ParseAddr(h)
+			if err != nil {
+				return netip.Addr{}, false
+			}
+			ip = a.Unmap().WithZone("")
+			if !m.trusted(ip) {
+				return ip, true
+			}
 		}
 	}
 	return ip, true

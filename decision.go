@@ -2,6 +2,7 @@ package trustcaptcha
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -73,7 +74,9 @@ func AdmittedByFailover(ctx context.Context) bool {
 // err (the cause of a rejection, nil when admitted). A request whose client
 // went away is never admitted, whatever the verifier said.
 func (m *middleware) decision(r *http.Request, res *Result, failover bool, err error, latency time.Duration) Decision {
-	if ctxErr := r.Context().Err(); ctxErr != nil && Reason(err) != ReasonRequestCanceled {
+	// An oversized body stays 413: net/http may cancel the context of a
+	// request whose body was not read to its end.
+	if ctxErr := r.Context().Err(); ctxErr != nil && Reason(err) != ReasonRequestCanceled && !errors.Is(err, ErrBodyTooLarge) {
 		err, failover = fmt.Errorf("trustcaptcha: request abandoned: %w", ctxErr), false
 	}
 	c := causeOf(err)

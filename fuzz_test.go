@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -151,8 +152,16 @@ func FuzzExtractForm(f *testing.F) {
 		}
 		rec := httptest.NewRecorder()
 		fuzzHandler(&seenBody, &ran).ServeHTTP(rec, r)
-		if admitted(t, rec.Code, ran) && !multi && !bytes.Equal(seenBody, in) {
-			t.Fatalf("the urlencoded body changed")
+		if admitted(t, rec.Code, ran) && !multi {
+			if !bytes.Equal(seenBody, in) {
+				t.Fatalf("the urlencoded body changed")
+			}
+			// The token read is the one net/url's parser sees in the field.
+			vals, _ := url.ParseQuery(string(in))
+			if tok := strings.TrimSpace(strings.Join(vals["tc-verification-token"], "")); tok == "" ||
+				strings.Count(tok, strings.TrimSpace(vals["tc-verification-token"][0])) == 0 {
+				t.Fatalf("admitted a token net/url does not see: %q", vals)
+			}
 		}
 		if r.MultipartForm != nil {
 			_ = r.MultipartForm.RemoveAll()

@@ -99,8 +99,9 @@ func probe(s *seen) http.Handler {
 				f.Close()
 			}
 		case strings.HasPrefix(ct, "application/x-www-form-urlencoded"):
-			raw, _ := io.ReadAll(r.Body)
+			raw, _ := io.ReadAll(r.Body) // read as a handler that logs the body would, then put back
 			s.body = string(raw)
+			r.Body = io.NopCloser(bytes.NewReader(raw))
 			s.name = r.FormValue("name")
 			s.query = r.Form.Get("q")
 		default:

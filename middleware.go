@@ -64,6 +64,16 @@ type Options struct {
 	// MaxMultipartBytes caps a whole multipart/form-data body, files
 	// included; larger bodies get 413. Zero means DefaultMaxMultipartBytes
 	// (32 MiB); a value below MaxBodyBytes is raised to it. Negative panics.
+	//
+	// Parts cost more to parse than their bytes (maps and strings in
+	// mime/multipart), so a form also gets 413 beyond 1,000 parts or
+	// 10,000 part header lines in all (net/http's own numbers), or when
+	// its parts and header lines would cost more memory than 4 x its size +
+	// 64 KiB: each part counts about 1 KiB, each header line 200 bytes,
+	// against 3 x the body's size + 48 KiB. A browser form of a few dozen
+	// short fields, or any number of fields beside a file that pays for
+	// them, passes; a form of hundreds of tiny fields should carry the token
+	// in TokenHeader instead, which the middleware reads without the body.
 	MaxMultipartBytes int64
 
 	// TokenField is the form field and top-level JSON member that carries the
@@ -284,12 +294,15 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 		return
 	}
 	r2 := r.WithContext(context.WithValue(r.Context(), decisionKey{}, &d))
-	next.ServeHTTP(w, r2)
 	// net/http removes the temporary files of the form it parsed on the
-	// request it made, not on this copy: remove what the handler parsed here.
-	if r2.MultipartForm != nil && r2.MultipartForm != r.MultipartForm {
-		_ = r2.MultipartForm.RemoveAll()
-	}
+	// request it made, not on this copy: remove what the handler parsed here,
+	// also when it panics (the panic goes on up unchanged).
+	defer func() {
+		if r2.MultipartForm != nil && r2.MultipartForm != r.MultipartForm {
+			_ = r2.MultipartForm.RemoveAll()
+		}
+	}()
+	next.ServeHTTP(w, r2)
 }
 
 // check verifies tok and applies every check: the failover policy when the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -20,8 +21,8 @@ import (
 // extractToken finds the verification token in r: the header first, then the
 // body by Content-Type (urlencoded form, multipart form, JSON). Never the
 // query string. The next handler sees the request it would have seen without
-// us: r.Body holds the same bytes (a urlencoded form is also left parsed in
-// r.PostForm, so r.ParseForm then fills r.Form as usual); a multipart body is
+// us: r.Body holds the same bytes (the handler's ParseForm reads them as
+// usual); a multipart body is
 // spooled (memory up to maxBody, beyond that one temporary file) and left
 // unparsed, so the handler's own ParseMultipartForm, FormValue or
 // MultipartReader work as they would. done releases the spool; the caller
@@ -64,17 +65,35 @@ func (m *middleware) extractToken(r *http.Request) (tok string, done func(), err
 		tok, err = m.jsonToken(body)
 		return tok, done, err
 	}
-	vals, err := url.ParseQuery(string(body))
-	if err != nil {
-		return "", done, fmt.Errorf("%w: malformed urlencoded form", ErrTokenMissing)
-	}
-	// What r.ParseForm would have stored; it then fills r.Form from this
-	// and the query string, with its usual errors.
-	if r.PostForm == nil && (r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch) {
-		r.PostForm = vals
-	}
-	tok, err = fieldToken(vals[m.tokenField], "form")
+	tok, err = fieldToken(formValues(body, m.tokenField), "form")
 	return tok, done, err
+}
+
+// formValues returns the values of field in a urlencoded body, read as
+// url.ParseQuery reads it (a pair with a semicolon, or whose name or value
+// does not unescape, is skipped) but without building the whole form: only
+// names that are escaped cost an allocation. The handler's own ParseForm
+// reads r.Body again.
+func formValues(body []byte, field string) []string {
+	var vals []string
+	for pair := range bytes.SplitSeq(body, []byte("&")) {
+		k, v, _ := bytes.Cut(pair, []byte("="))
+		if bytes.IndexByte(pair, ';') >= 0 {
+			continue
+		}
+		if string(k) != field {
+			if len(k) < len(field) || len(k) > 3*len(field) || !bytes.ContainsAny(k, "%+") {
+				continue // cannot unescape to field
+			}
+			if name, err := url.QueryUnescape(string(k)); err != nil || name != field {
+				continue
+			}
+		}
+		if val, err := url.QueryUnescape(string(v)); err == nil {
+			vals = append(vals, val)
+		}
+	}
+	return vals
 }
 
 // single returns the one token among vals (all equal after trimming), "" if
@@ -105,30 +124,83 @@ func fieldToken(vals []string, where string) (string, error) {
 // errTooLong is readCapped's error for input longer than its limit.
 var errTooLong = errors.New("longer than the limit")
 
+// readChunk is the most readCapped allocates ahead of the bytes that arrived.
+const readChunk = 64 << 10
+
 // readCapped reads r to its end, at most limit bytes: errTooLong past that.
-// hint, when positive, is the expected length (a Content-Length), so the
-// buffer is allocated once. Every read of untrusted input in this package
-// goes through it.
+// hint, when positive, is the announced length (a Content-Length). Every
+// read of untrusted input in this package goes through it.
 func readCapped(r io.Reader, limit, hint int64) ([]byte, error) {
-	buf, err := readUpTo(r, limit, hint)
-	switch {
-	case err != nil:
-		return nil, err
-	case int64(buf.Len()) > limit:
-		return nil, errTooLong
+	chunks, n, err := readUpTo(r, limit, hint)
+	if err == nil && n > limit {
+		err = errTooLong
 	}
-	return buf.Bytes(), nil
+	if err != nil {
+		return nil, err
+	}
+	if len(chunks) == 1 {
+		return chunks[0], nil
+	}
+	return bytes.Join(chunks, nil), nil
 }
 
 // readUpTo reads r to its end but at most limit+1 bytes (one more than the
-// limit tells a longer input), allocating once when hint is the length.
-func readUpTo(r io.Reader, limit, hint int64) (*bytes.Buffer, error) {
-	var buf bytes.Buffer
-	if hint > 0 {
-		buf.Grow(int(min(hint, limit)) + bytes.MinRead) // room to see EOF without growing
+// limit tells a longer input), and returns them in chunks, n in all. Memory
+// follows the bytes that arrive, whatever hint announced: a chunk is at
+// most readChunk bytes (the first is sized by hint), so reading never
+// allocates more than readChunk ahead of the bytes received.
+func readUpTo(r io.Reader, limit, hint int64) (chunks [][]byte, n int64, err error) {
+	for n <= limit {
+		size := int64(readChunk)
+		if hint > n {
+			size = min(size, hint-n)
+		} else if hint == n && hint > 0 {
+			size = 1 // the announced length arrived: look for its end
+		}
+		c := make([]byte, min(size, limit+1-n))
+		k, err := fill(r, c)
+		chunks = append(chunks, c[:k])
+		n += int64(k)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, 0, err
+		}
 	}
-	_, err := buf.ReadFrom(io.LimitReader(r, limit+1))
-	return &buf, err
+	return chunks, n, nil
+}
+
+// chunksAt reads the chunks readUpTo returned as one stream.
+type chunksAt [][]byte
+
+func (c chunksAt) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	for _, b := range c {
+		if off >= int64(len(b)) {
+			off -= int64(len(b))
+			continue
+		}
+		n += copy(p[n:], b[off:])
+		off = 0
+		if n == len(p) {
+			return n, nil
+		}
+	}
+	return n, io.EOF
+}
+
+// fill reads into c until it is full or r fails; io.EOF means r ended first.
+func fill(r io.Reader, c []byte) (int, error) {
+	n := 0
+	for n < len(c) {
+		m, err := r.Read(c[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // readBody reads the whole request body, at most limit bytes (ErrBodyTooLarge
@@ -138,7 +210,10 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: Content-Length %d over the %d-byte limit", ErrBodyTooLarge, r.ContentLength, limit)
 	}
 	body, err := readCapped(r.Body, limit, r.ContentLength)
+	var mbe *http.MaxBytesError
 	switch {
+	case errors.As(err, &mbe): // an outer http.MaxBytesReader's limit
+		return nil, fmt.Errorf("%w: over the %d-byte limit of an outer http.MaxBytesReader", ErrBodyTooLarge, mbe.Limit)
 	case errors.Is(err, errTooLong):
 		return nil, fmt.Errorf("%w: over the %d-byte limit", ErrBodyTooLarge, limit)
 	case err != nil:
@@ -147,19 +222,37 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	return body, nil
 }
 
-// tokenMembers collects every top-level member of a JSON body that
-// encoding/json matches to the token field (see jsonTokenType).
-type tokenMembers []string
+// tokenMembers collects the top-level members of a JSON body that
+// encoding/json matches to the token field (see jsonTokenType): the first
+// one's value, and whether another one differs. More than maxTokenMembers,
+// or one longer than any token, stops the decoding (errBadMembers).
+type tokenMembers struct {
+	first string
+	n     int
+}
 
-// errNotString marks a token member that is not a JSON string.
-var errNotString = errors.New("the token member is not a string")
+const maxTokenMembers = 16
+
+var (
+	// errNotString marks a token member that is not a JSON string.
+	errNotString = errors.New("the token member is not a string")
+	// errBadMembers marks token members that differ, are too many or too long.
+	errBadMembers = errors.New("token members that differ, or too many, or too long")
+)
 
 func (t *tokenMembers) UnmarshalJSON(b []byte) error {
 	var v string
-	if b[0] != '"' || json.Unmarshal(b, &v) != nil {
+	switch {
+	case b[0] != '"':
 		return errNotString
+	case len(b) > MaxTokenLength+2 || t.n == maxTokenMembers: // never decoded
+		return errBadMembers
+	case json.Unmarshal(b, &v) != nil:
+		return errNotString
+	case t.n > 0 && v != t.first:
+		return errBadMembers
 	}
-	*t = append(*t, v)
+	t.first, t.n = v, t.n+1
 	return nil
 }
 
@@ -188,21 +281,18 @@ func (m *middleware) jsonToken(body []byte) (string, error) {
 	v := reflect.New(m.jsonType)
 	err := json.Unmarshal(body, v.Interface())
 	switch {
+	case errors.Is(err, errBadMembers):
+		return "", fmt.Errorf("%w: the JSON members %q differ, are too many or too long", ErrTokenInvalid, m.tokenField)
 	case errors.Is(err, errNotString):
 		return "", fmt.Errorf("%w: the JSON member %q is not a string", ErrTokenMissing, m.tokenField)
 	case err != nil || !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")):
 		return "", fmt.Errorf("%w: the body is not one valid JSON object", ErrTokenMissing)
 	}
-	vals := v.Elem().Field(0).Interface().(tokenMembers)
-	for _, s := range vals[min(1, len(vals)):] {
-		if s != vals[0] {
-			return "", fmt.Errorf("%w: two different tokens in the JSON body", ErrTokenInvalid)
-		}
-	}
-	if len(vals) == 0 || vals[0] == "" {
+	t := v.Elem().Field(0).Interface().(tokenMembers)
+	if t.first == "" {
 		return "", fmt.Errorf("%w: no string member %q at the top of the JSON object", ErrTokenMissing, m.tokenField)
 	}
-	return vals[0], nil
+	return t.first, nil
 }
 
 // fromMultipart spools the body, finds the token among its text fields with
@@ -218,8 +308,11 @@ func (m *middleware) fromMultipart(r *http.Request, boundary string) (string, fu
 		return "", noop, fmt.Errorf("%w: Content-Length %d over the %d-byte multipart limit",
 			ErrBodyTooLarge, r.ContentLength, m.maxMultipart)
 	}
-	body, done, err := spool(r.Body, r.ContentLength, m.maxBody, m.maxMultipart)
+	body, size, done, err := spool(r.Body, r.ContentLength, m.maxBody, m.maxMultipart)
+	var mbe *http.MaxBytesError
 	switch {
+	case errors.As(err, &mbe):
+		return "", noop, fmt.Errorf("%w: over the %d-byte limit of an outer http.MaxBytesReader", ErrBodyTooLarge, mbe.Limit)
 	case errors.Is(err, errTooLong):
 		return "", noop, fmt.Errorf("%w: over the %d-byte multipart limit", ErrBodyTooLarge, m.maxMultipart)
 	case errors.Is(err, errSpool):
@@ -227,7 +320,7 @@ func (m *middleware) fromMultipart(r *http.Request, boundary string) (string, fu
 	case err != nil:
 		return "", noop, fmt.Errorf("%w: reading the body failed", ErrTokenMissing)
 	}
-	tok, err := m.multipartToken(body, boundary)
+	tok, err := m.multipartToken(body, size, boundary)
 	if _, serr := body.Seek(0, io.SeekStart); serr != nil {
 		done()
 		return "", noop, fmt.Errorf("%w: rewinding the spooled body: %v", errSpool, serr)
@@ -238,28 +331,91 @@ func (m *middleware) fromMultipart(r *http.Request, boundary string) (string, fu
 	return tok, done, err
 }
 
-// multipartToken reads the form in body and returns its token field.
-func (m *middleware) multipartToken(body io.Reader, boundary string) (string, error) {
-	mr := multipart.NewReader(body, boundary)
+// Multipart forms cost more to parse than their bytes: every part and
+// header line is a few hundred bytes of maps and strings in mime/multipart.
+// These bound that cost; see Options.MaxMultipartBytes.
+const (
+	maxParts       = 1000  // parts in one form, as net/http
+	maxPartHeaders = 10000 // header lines in all parts together, as net/http
+	// What parsing is allowed to allocate: 3 bytes per body byte (holding
+	// the body takes the fourth) plus a fixed allowance.
+	partsAllowancePerByte = 3
+	partsAllowance        = 48 << 10
+	// What a part and a header line are charged against it, and what one
+	// byte of part headers can cost at most (measured: cost_test.go).
+	partCost       = 1 << 10
+	headerLineCost = 200
+	headerByteCost = 48
+	// meterRead is the most a read hands mime/multipart's buffer, so it
+	// never holds more unparsed header lines than were paid for.
+	meterRead = 256
+)
+
+// meter hands its reader to mime/multipart in small reads, counts what it
+// handed on and stops at limit, so the header lines of one part cannot cost
+// more than the allowance left.
+type meter struct {
+	r       io.Reader
+	n       int64 // bytes handed on
+	limit   int64
+	stopped bool
+}
+
+func (m *meter) Read(p []byte) (int, error) {
+	if m.n >= m.limit {
+		m.stopped = true
+		return 0, errTooLong
+	}
+	p = p[:min(int64(len(p)), meterRead, m.limit-m.n)]
+	n, err := m.r.Read(p)
+	m.n += int64(n)
+	return n, err
+}
+
+// multipartToken reads the form in body (size bytes) and returns its token
+// field. Beyond maxParts parts, maxPartHeaders header lines, or parts whose
+// parsing costs more than their bytes allow: ErrBodyTooLarge.
+func (m *middleware) multipartToken(body io.Reader, size int64, boundary string) (string, error) {
+	src := &meter{r: body, limit: math.MaxInt64}
+	mr := multipart.NewReader(src, boundary)
+	tooMany := fmt.Errorf("%w: the multipart form has more parts or part headers than its %d bytes allow "+
+		"(send the token in the header to protect such a form)", ErrBodyTooLarge, size)
+	allowance := partsAllowancePerByte*size + partsAllowance
 	var vals []string
-	text := int64(0) // bytes of text fields read so far
+	var text, spent, parts, lines int64 // text: bytes of text fields read so far
 	for {
+		src.limit = src.n + meterRead + max(0, allowance-spent)/headerByteCost
 		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
+		src.limit = math.MaxInt64
+		switch {
+		case err == io.EOF:
+			return fieldToken(vals, "form")
+		case src.stopped:
+			return "", tooMany
+		case err != nil:
 			return "", fmt.Errorf("%w: malformed multipart form", ErrTokenMissing)
 		}
-		if p.FormName() == "" || p.FileName() != "" {
-			continue // not a field, or a file: NextPart skips its content
+		n := int64(0)
+		for _, v := range p.Header {
+			n += int64(len(v))
 		}
-		var n int64
-		if p.FormName() == m.tokenField {
+		parts, lines = parts+1, lines+n
+		spent += partCost + n*headerLineCost
+		if parts > maxParts || lines > maxPartHeaders || spent > allowance {
+			return "", tooMany
+		}
+		switch {
+		case p.FormName() == "" || p.FileName() != "": // not a field, or a file
+			_, err = io.Copy(io.Discard, p) // here, not in NextPart, whose reads are metered
+			if err != nil {
+				return "", fmt.Errorf("%w: malformed multipart form", ErrTokenMissing)
+			}
+			continue
+		case p.FormName() == m.tokenField:
 			v, rerr := readCapped(p, m.maxBody-text, 0)
 			n, err = int64(len(v)), rerr
 			vals = append(vals, string(v))
-		} else {
+		default:
 			n, err = io.Copy(io.Discard, io.LimitReader(p, m.maxBody-text+1))
 		}
 		text += n
@@ -270,7 +426,6 @@ func (m *middleware) multipartToken(body io.Reader, boundary string) (string, er
 			return "", fmt.Errorf("%w: malformed multipart form", ErrTokenMissing)
 		}
 	}
-	return fieldToken(vals, "form")
 }
 
 // errSpool marks a failure to spool a body to disk: the server's trouble.
@@ -278,28 +433,30 @@ var errSpool = errors.New("trustcaptcha: spooling the request body to a temporar
 
 // spool reads src whole, at most limit bytes (errTooLong past that), into
 // memory when it is at most memLimit bytes long and into one temporary file
-// otherwise. announced is the Content-Length (-1 when unknown). done closes
-// and removes the file; it is never nil.
-func spool(src io.Reader, announced, memLimit, limit int64) (body io.ReadSeeker, done func(), err error) {
+// otherwise. announced is the Content-Length (-1 when unknown). size is the
+// body's length; done closes and removes the file; it is never nil.
+func spool(src io.Reader, announced, memLimit, limit int64) (body io.ReadSeeker, size int64, done func(), err error) {
 	done = func() {}
-	head := new(bytes.Buffer)
+	var head [][]byte
 	if announced <= memLimit { // unknown or small: memory first
-		if head, err = readUpTo(src, memLimit, announced); err != nil {
-			return nil, done, err
+		var n int64
+		if head, n, err = readUpTo(src, memLimit, announced); err != nil {
+			return nil, 0, done, err
 		}
-		if int64(head.Len()) <= memLimit {
-			return bytes.NewReader(head.Bytes()), done, nil
+		if n <= memLimit {
+			return io.NewSectionReader(chunksAt(head), 0, n), n, done, nil
 		}
 	}
 	f, err := os.CreateTemp("", "trustcaptcha-body-*")
 	if err != nil {
-		return nil, done, fmt.Errorf("%w: %v", errSpool, err)
+		return nil, 0, done, fmt.Errorf("%w: %v", errSpool, err)
 	}
 	done = func() {
 		_ = f.Close()
 		_ = os.Remove(f.Name())
 	}
-	n, err := io.Copy(f, io.MultiReader(head, io.LimitReader(src, limit+1-int64(head.Len()))))
+	held := io.NewSectionReader(chunksAt(head), 0, limit+1)
+	n, err := io.Copy(f, io.LimitReader(io.MultiReader(held, src), limit+1))
 	if err == nil && n > limit {
 		err = errTooLong
 	}
@@ -312,7 +469,7 @@ func spool(src io.Reader, announced, memLimit, limit int64) (body io.ReadSeeker,
 	}
 	if err != nil {
 		done()
-		return nil, func() {}, err
+		return nil, 0, func() {}, err
 	}
-	return f, done, nil
+	return f, n, done, nil
 }
