@@ -11,58 +11,99 @@ type outcome int
 const (
 	outcomeNeutral outcome = iota // says nothing (the caller gave up)
 	outcomeSuccess                // the API answered
-	outcomeFailure                // no answer, a timeout or a 5xx
+	outcomeFailure                // the API answered 5xx, or could not be dialled
+	outcomeBroken                 // no answer on a connection: it may be dead
 )
 
-// breaker is the Client's outage breaker: after threshold consecutive
-// failures it opens for cooldown, then lets one probe through at a time until
-// an answer closes it. A nil *breaker lets everything through.
+// firstProbeWait is how long an opened breaker waits before its first probe
+// (at most the cooldown): an outage of a second costs about a second.
+const firstProbeWait = 500 * time.Millisecond
+
+// probeGrace is how long after its timeout a probe's outcome may take to be
+// recorded before the probe counts as lost: a probe that timed out is
+// recorded a moment after its deadline, and another probe must not start
+// in that moment.
+const probeGrace = 100 * time.Millisecond
+
+// breaker is the Client's outage breaker. After threshold consecutive
+// failures it opens: verifications fail at once while it waits, then one
+// probe at a time goes to the API. The first wait is min(firstProbeWait,
+// maxWait); each failed probe doubles it, up to maxWait; any answer closes
+// the breaker and resets the wait. A probe is bounded by probeTimeout (the
+// Client's timeout); one that has not settled probeGrace after that counts
+// as lost, so nothing can hold the breaker open while the API is healthy.
+// A nil *breaker lets everything through.
 type breaker struct {
-	threshold int
-	cooldown  time.Duration
-	now       func() time.Time
+	threshold    int
+	maxWait      time.Duration
+	probeTimeout time.Duration
+	now          func() time.Time
 
 	mu        sync.Mutex
 	failures  int
+	wait      time.Duration // the current wait; 0 while closed
 	openUntil time.Time
-	probing   bool
+	probe     uint64    // the probe under way, 0 for none
+	probeEnd  time.Time // when that probe stops counting
+	probes    uint64    // probes started, to tell a late one
 }
 
-// allow reports whether a request may go to the API, and whether it is the
-// probe of a half-open breaker.
-func (b *breaker) allow() (probe, ok bool) {
+// allow reports whether a request may go to the API; probe is non-zero for
+// the probe of an open breaker, and goes back to record.
+func (b *breaker) allow() (probe uint64, ok bool) {
 	if b == nil {
-		return false, true
+		return 0, true
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.failures < b.threshold {
-		return false, true
+		return 0, true
 	}
-	if b.now().Before(b.openUntil) || b.probing {
-		return false, false
+	now := b.now()
+	if now.Before(b.openUntil) || b.probe != 0 && now.Before(b.probeEnd) {
+		return 0, false
 	}
-	b.probing = true
-	return true, true
+	b.probes++
+	b.probe, b.probeEnd = b.probes, now.Add(b.probeTimeout+probeGrace)
+	return b.probe, true
 }
 
-// record notes the outcome of a request that allow let through.
-func (b *breaker) record(probe bool, o outcome) {
+// record notes the outcome of a request that allow let through. Every
+// request allow admits is recorded, whatever happens to it (see Verify).
+func (b *breaker) record(probe uint64, o outcome) {
 	if b == nil {
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if probe {
-		b.probing = false
+	current := probe != 0 && probe == b.probe
+	if current {
+		b.probe = 0
 	}
 	switch o {
 	case outcomeSuccess:
-		b.failures = 0
-	case outcomeFailure:
+		b.failures, b.wait = 0, 0
+	case outcomeFailure, outcomeBroken:
 		b.failures++
-		if b.failures >= b.threshold {
-			b.openUntil = b.now().Add(b.cooldown)
+		switch {
+		case b.failures == b.threshold: // it opens
+			b.wait = min(firstProbeWait, b.maxWait)
+		case current && b.failures > b.threshold: // the probe failed
+			b.wait = min(2*b.wait, b.maxWait)
+		default: // closed, or a request from before it opened, or a lost probe
+			return
 		}
+		b.openUntil = b.now().Add(b.wait)
 	}
+}
+
+// isOpen reports whether the breaker is open (failing verifications at
+// once, or letting one probe through).
+func (b *breaker) isOpen() bool {
+	if b == nil {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.failures >= b.threshold
 }

@@ -33,8 +33,8 @@ const (
 	// DefaultBreakerFailures is how many consecutive unreachable errors open
 	// the outage breaker.
 	DefaultBreakerFailures = 5
-	// DefaultBreakerCooldown is how long the open breaker answers at once
-	// before it lets one probe through.
+	// DefaultBreakerCooldown is the longest the open breaker waits between
+	// two probes (the first comes after 500 ms; see WithBreaker).
 	DefaultBreakerCooldown = 10 * time.Second
 	// DefaultMaxInFlight is how many verifications may wait on the API at
 	// once per Client. A healthy API at 5,000 verifications a second and
@@ -190,11 +190,16 @@ func WithTLSConfig(cfg *tls.Config) ClientOption {
 
 // WithBreaker configures the outage breaker: after failures consecutive
 // unreachable errors (network error, timeout, HTTP 5xx) the Client stops
-// calling the API for cooldown and answers ErrServerUnreachable (wrapping
-// ErrBreakerOpen) at once, so the failover policy applies without waiting for
-// a timeout. After the cool-down one request probes the API; any answer that
-// is not a 5xx closes the breaker. failures <= 0 turns the breaker off.
-// Default: DefaultBreakerFailures and DefaultBreakerCooldown.
+// calling the API and answers ErrServerUnreachable (wrapping ErrBreakerOpen)
+// at once, so the failover policy applies without waiting for a timeout.
+// The cool-down adapts: the first probe goes to the API after 500 ms (or
+// cooldown, if shorter), and each failed probe doubles the wait up to
+// cooldown, the longest wait; so an outage of a few seconds costs about as
+// long again, not a whole cooldown. One probe at a time, bounded by the
+// Client's timeout; one that has not settled 100 ms after that (a custom
+// transport that ignores its context) no longer counts. Any answer that is
+// not a 5xx closes the breaker and resets the wait. failures <= 0 turns the
+// breaker off. Default: DefaultBreakerFailures and DefaultBreakerCooldown.
 func WithBreaker(failures int, cooldown time.Duration) ClientOption {
 	return func(c *clientConfig) error {
 		if failures > 0 && cooldown <= 0 {
@@ -256,7 +261,8 @@ func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
 	}
 	c.authHeader, c.uaHeader = []string{"Bearer " + apiKey}, []string{c.userAgent}
 	if cfg.breakerFailures > 0 {
-		c.breaker = &breaker{threshold: cfg.breakerFailures, cooldown: cfg.breakerCooldown, now: cfg.now}
+		c.breaker = &breaker{threshold: cfg.breakerFailures, maxWait: cfg.breakerCooldown,
+			probeTimeout: cfg.timeout, now: cfg.now}
 	}
 	return c, nil
 }
@@ -329,19 +335,22 @@ func (c *Client) Verify(ctx context.Context, token string) (*Result, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %w", ErrServerUnreachable, ErrBreakerOpen)
 	}
+	// Settled on every path, a panic included (which goes on up): a probe
+	// that is never recorded would hold the breaker open.
+	out := outcomeNeutral
+	defer func() { c.breaker.record(probe, out) }()
 	select {
 	case c.inFlight <- struct{}{}:
 		defer func() { <-c.inFlight }()
-	default:
-		c.breaker.record(probe, outcomeNeutral) // says nothing about the API
+	default: // says nothing about the API
 		return nil, fmt.Errorf("%w: %w (%d)", ErrServerUnreachable, ErrInFlightLimit, cap(c.inFlight))
 	}
 	res, out, err := c.fetch(ctx, tok)
-	c.breaker.record(probe, out)
-	if out == outcomeFailure {
-		// Connections the API did not answer on may be dead without a reset
-		// (a NAT or load balancer dropped them): drop the idle ones, so the
-		// next attempt and the breaker's probe dial afresh.
+	if out == outcomeBroken {
+		// A connection the API did not answer on may be dead without a reset
+		// (a NAT or load balancer dropped it): drop the idle ones, so the
+		// next attempt and the breaker's probe dial afresh. An HTTP answer,
+		// even a 5xx, proves its connection works: the pool stays.
 		c.hc.CloseIdleConnections()
 	}
 	return res, err
@@ -383,7 +392,11 @@ func (c *Client) fetch(parent context.Context, tok Token) (*Result, outcome, err
 			if attempt == 0 && neverSent && ctx.Err() == nil {
 				continue
 			}
-			return nil, outcomeFailure, fmt.Errorf("%w: %w", ErrServerUnreachable, transportCause(err, ctx, c.timeout))
+			out := outcomeBroken
+			if neverDialled(err) {
+				out = outcomeFailure // no connection was involved
+			}
+			return nil, out, fmt.Errorf("%w: %w", ErrServerUnreachable, transportCause(err, ctx, c.timeout))
 		}
 		return c.handle(resp, tok, ctx, parent)
 	}
@@ -428,7 +441,7 @@ func (c *Client) handle(resp *http.Response, tok Token, ctx, parent context.Cont
 		if perr := parent.Err(); perr != nil {
 			return nil, outcomeNeutral, fmt.Errorf("trustcaptcha: verification abandoned: %w", perr)
 		}
-		return nil, outcomeFailure, fmt.Errorf("%w: reading the result: %w", ErrServerUnreachable, transportCause(err, ctx, c.timeout))
+		return nil, outcomeBroken, fmt.Errorf("%w: reading the result: %w", ErrServerUnreachable, transportCause(err, ctx, c.timeout))
 	}
 	var res Result
 	if err := res.UnmarshalJSON(body); err != nil {

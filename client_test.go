@@ -526,51 +526,6 @@ func TestClientRetriesOnlyWhatNeverReachedTheAPI(t *testing.T) {
 	})
 }
 
-func TestClientBreakerOpensAndCloses(t *testing.T) {
-	t.Parallel()
-	api := trustcaptchatest.NewServer()
-	t.Cleanup(api.Close)
-	const cooldown = 10 * time.Second
-	clock := newFakeClock()
-	c := api.Client(trustcaptcha.WithBreaker(3, cooldown), trustcaptcha.WithClock(clock.Now))
-	tok := api.Human()
-	ctx := context.Background()
-
-	api.Down(http.StatusServiceUnavailable)
-	for range 3 {
-		_, err := c.Verify(ctx, tok)
-		require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
-		require.NotErrorIs(t, err, trustcaptcha.ErrBreakerOpen)
-	}
-	before := api.Fetches(tok)
-	for range 10 {
-		_, err := c.Verify(ctx, tok)
-		require.ErrorIs(t, err, trustcaptcha.ErrBreakerOpen)
-		require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable, "the failover policy must see an outage")
-	}
-	assert.Equal(t, before, api.Fetches(tok), "the open breaker let requests through")
-
-	// After the cool-down one probe goes out; the API is still down: open again.
-	clock.Advance(cooldown - time.Millisecond)
-	_, err := c.Verify(ctx, tok)
-	require.ErrorIs(t, err, trustcaptcha.ErrBreakerOpen, "still cooling down")
-	clock.Advance(time.Millisecond)
-	_, err = c.Verify(ctx, tok)
-	require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
-	require.NotErrorIs(t, err, trustcaptcha.ErrBreakerOpen)
-	_, err = c.Verify(ctx, tok)
-	require.ErrorIs(t, err, trustcaptcha.ErrBreakerOpen)
-
-	// The API recovers: the next probe closes the breaker.
-	api.Down(0)
-	clock.Advance(cooldown)
-	for range 3 {
-		res, err := c.Verify(ctx, tok)
-		require.NoError(t, err)
-		assert.True(t, res.VerificationPassed)
-	}
-}
-
 func TestClientBreakerIgnoresAnswersThatAreNoOutage(t *testing.T) {
 	t.Parallel()
 	api := trustcaptchatest.NewServer()

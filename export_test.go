@@ -1,6 +1,9 @@
 package trustcaptcha
 
-import "time"
+import (
+	"net/http"
+	"time"
+)
 
 // Seams for the tests of package trustcaptcha_test: time is driven by a fake
 // clock instead of sleeps.
@@ -17,4 +20,14 @@ func WithClock(now func() time.Time) ClientOption {
 // holding at most maxClaims unexpired claims.
 func NewMemoryStoreWithClock(now func() time.Time, maxClaims int) *MemoryStore {
 	return newMemoryStore(now, maxClaims)
+}
+
+// RequireCaptchaWithClock is RequireCaptcha whose operator log reads the
+// time from now.
+func RequireCaptchaWithClock(opts Options, now func() time.Time) func(http.Handler) http.Handler {
+	m := newMiddleware(opts)
+	m.opLog.now = now
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { m.serve(next, w, r) })
+	}
 }

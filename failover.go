@@ -89,8 +89,12 @@ func LimitFailover(p FailoverPolicy, n int, per time.Duration) FailoverPolicy {
 // LimitFailoverShared is LimitFailover whose budget is counted by c, so every
 // process using the same Counter (such as a redisstore.Store on one Redis)
 // shares one budget of n admissions per window: 4 instances with a budget of
-// 10 a minute admit 10 in a minute, not 40. Policies sharing a Counter share
-// the budget. When c fails, nothing is admitted (the rejection wraps
+// 10 a minute admit 10 in a minute, not 40. The budget is counted under the
+// key "failover:<n>/<per>" (such as "failover:10/1m0s"): budgets of the same
+// n and per on one Counter share one count (that is how a fleet shares it),
+// budgets of another size or window never touch it. To keep two equal
+// budgets apart, give them two Counters (two MemoryStores, or redisstore
+// stores with different WithKeyPrefix). When c fails, nothing is admitted (the rejection wraps
 // ErrFailoverLimitReached). n and per must be positive and c not nil, or
 // LimitFailoverShared panics.
 func LimitFailoverShared(p FailoverPolicy, n int, per time.Duration, c Counter) FailoverPolicy {
@@ -100,9 +104,6 @@ func LimitFailoverShared(p FailoverPolicy, n int, per time.Duration, c Counter) 
 	return newLimitedFailover("LimitFailoverShared", p, n, per, c)
 }
 
-// failoverCounterKey is the Counter key of the failover budget.
-const failoverCounterKey = "failover-budget"
-
 func newLimitedFailover(name string, p FailoverPolicy, n int, per time.Duration, c Counter) *limitedFailover {
 	if p == nil {
 		p = FailClosed
@@ -110,7 +111,7 @@ func newLimitedFailover(name string, p FailoverPolicy, n int, per time.Duration,
 	if n <= 0 || per <= 0 {
 		panic(fmt.Sprintf("trustcaptcha: %s(%d, %v): n and per must be positive", name, n, per))
 	}
-	return &limitedFailover{policy: p, n: int64(n), per: per, counter: c}
+	return &limitedFailover{policy: p, n: int64(n), per: per, counter: c, key: fmt.Sprintf("failover:%d/%v", n, per)}
 }
 
 type limitedFailover struct {
@@ -118,6 +119,7 @@ type limitedFailover struct {
 	n       int64
 	per     time.Duration
 	counter Counter
+	key     string // the Counter key: "failover:<n>/<per>"
 }
 
 // Admit reports whether the wrapped policy admits the request and the
@@ -133,7 +135,7 @@ func (l *limitedFailover) admit(r *http.Request, err error) (bool, error) {
 	if ok, cause := admit(l.policy, r, err); !ok {
 		return false, cause
 	}
-	count, cerr := l.counter.Increment(r.Context(), failoverCounterKey, l.per)
+	count, cerr := l.counter.Increment(r.Context(), l.key, l.per)
 	switch {
 	case cerr != nil:
 		return false, fmt.Errorf("%w (its counter failed: %v): %w", ErrFailoverLimitReached, cerr, err)

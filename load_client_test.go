@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -61,38 +60,6 @@ func TestClientMaxInFlight(t *testing.T) {
 	assert.Error(t, err)
 	_, err = trustcaptcha.NewClient("k", trustcaptcha.WithMaxInFlight(0))
 	assert.NoError(t, err, "zero means the default")
-}
-
-// TestClientDropsIdleConnectionsAfterAnOutage: after an answer that counts as
-// unreachable the next verification dials a fresh connection, since the old
-// ones may be dead without a reset.
-func TestClientDropsIdleConnectionsAfterAnOutage(t *testing.T) {
-	t.Parallel()
-	var calls, conns atomic.Int64
-	api := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if calls.Add(1) == 2 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte(resultJSON(true, 0.1)))
-	}))
-	api.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	api.Start()
-	t.Cleanup(api.Close)
-	c := newClient(t, api.URL)
-	tok := tokenFor(someID)
-	_, err := c.Verify(context.Background(), tok)
-	require.NoError(t, err)
-	_, err = c.Verify(context.Background(), tok)
-	require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
-	assert.Equal(t, int64(1), conns.Load(), "kept alive until then")
-	_, err = c.Verify(context.Background(), tok)
-	require.NoError(t, err)
-	assert.Equal(t, int64(2), conns.Load(), "a fresh connection after the outage")
 }
 
 // TestClientWithTLSConfig: a private CA is trusted through WithTLSConfig, on

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -140,8 +141,9 @@ type Options struct {
 	// Logger receives operator errors, logged at level Error: the API
 	// rejected the key, the API answered outside the protocol, the
 	// ReplayStore failed, or a custom Verifier failed with an unknown
-	// error. Nil means slog.Default(); to silence it use
-	// slog.New(slog.DiscardHandler).
+	// error. Each reason is logged the first time, then at most once a
+	// minute with the number not logged meanwhile ("suppressed"). Nil means
+	// slog.Default(); to silence it use slog.New(slog.DiscardHandler).
 	Logger *slog.Logger
 }
 
@@ -164,6 +166,35 @@ type middleware struct {
 	onDecision   func(*http.Request, Decision)
 	replay       ReplayStore // nil: single use is off
 	logger       *slog.Logger
+	opLog        operatorLog
+}
+
+// operatorLog limits the operator errors logged: the first of each reason,
+// then at most one a minute, which says how many were not logged meanwhile.
+// A revoked key at 1,000 requests a second is one line a minute, not 1,000
+// a second.
+type operatorLog struct {
+	now        func() time.Time
+	mu         sync.Mutex
+	last       map[string]time.Time
+	suppressed map[string]int
+}
+
+const operatorLogEvery = time.Minute
+
+// allow reports whether an operator error of reason is logged now, and how
+// many of that reason were not logged since the last one.
+func (l *operatorLog) allow(reason string) (ok bool, suppressed int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if last, seen := l.last[reason]; seen && now.Sub(last) < operatorLogEvery {
+		l.suppressed[reason]++
+		return false, 0
+	}
+	suppressed = l.suppressed[reason]
+	l.last[reason], l.suppressed[reason] = now, 0
+	return true, suppressed
 }
 
 // RequireCaptcha returns middleware that lets a request through to the next
@@ -217,6 +248,7 @@ func newMiddleware(o Options) *middleware {
 		reportOnly:   o.ReportOnly,
 		onDecision:   o.OnDecision,
 		logger:       o.Logger,
+		opLog:        operatorLog{now: time.Now, last: map[string]time.Time{}, suppressed: map[string]int{}},
 	}
 	if m.failover == nil {
 		m.failover = FailClosed
@@ -282,9 +314,12 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 		m.onDecision(r, d)
 	}
 	if d.Err != nil && causeOf(d.Err).operator {
-		m.logger.LogAttrs(r.Context(), slog.LevelError, "trustcaptcha: CAPTCHA verification cannot work; check the configuration",
-			slog.String("reason", d.Reason), slog.String("error", d.Err.Error()),
-			slog.String("method", r.Method), slog.String("path", r.URL.Path))
+		if ok, suppressed := m.opLog.allow(d.Reason); ok {
+			m.logger.LogAttrs(r.Context(), slog.LevelError, "trustcaptcha: CAPTCHA verification cannot work; check the configuration",
+				slog.String("reason", d.Reason), slog.String("error", d.Err.Error()),
+				slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("suppressed", suppressed))
+		}
 	}
 	// ReportOnly still enforces what cannot be handed on: an oversized body
 	// (it was not read whole) and a request nobody waits for.

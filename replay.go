@@ -51,7 +51,14 @@ type MemoryStore struct {
 	mu      sync.Mutex
 	claims  map[string]time.Time // id → expiry
 	expiry  expiryHeap           // the same claims, soonest expiry first
-	windows map[string]window    // Counter state, by key
+	windows map[windowKey]window // Counter state
+}
+
+// windowKey names a count: the key and the window length, so two lengths
+// on one key never reset each other.
+type windowKey struct {
+	key    string
+	length time.Duration
 }
 
 type window struct {
@@ -63,7 +70,7 @@ type window struct {
 func NewMemoryStore() *MemoryStore { return newMemoryStore(time.Now, DefaultMemoryStoreClaims) }
 
 func newMemoryStore(now func() time.Time, maxClaims int) *MemoryStore {
-	return &MemoryStore{now: now, maxClaims: maxClaims, claims: map[string]time.Time{}, windows: map[string]window{}}
+	return &MemoryStore{now: now, maxClaims: maxClaims, claims: map[string]time.Time{}, windows: map[windowKey]window{}}
 }
 
 // Claim records id as used until expires: true the first time, false while
@@ -96,19 +103,21 @@ func (s *MemoryStore) sweep(now time.Time) {
 }
 
 // Increment adds one to key's count in the current window of length window
-// and returns the new count. window must be positive.
+// and returns the new count. Each (key, window length) pair has a count of
+// its own. window must be positive.
 func (s *MemoryStore) Increment(_ context.Context, key string, length time.Duration) (int64, error) {
 	if length <= 0 {
 		return 0, fmt.Errorf("trustcaptcha: MemoryStore.Increment: window %v is not positive", length)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	index := s.now().UnixNano() / int64(length)
-	w := s.windows[key]
-	if w.index != index {
-		if len(s.windows) >= 1024 { // keys of past windows: free them
+	now := s.now().UnixNano()
+	k := windowKey{key, length}
+	w := s.windows[k]
+	if index := now / int64(length); w.index != index {
+		if len(s.windows) >= 1024 { // counts of past windows: free them
 			for k, old := range s.windows {
-				if old.index != index {
+				if old.index != now/int64(k.length) {
 					delete(s.windows, k)
 				}
 			}
@@ -116,7 +125,7 @@ func (s *MemoryStore) Increment(_ context.Context, key string, length time.Durat
 		w = window{index: index}
 	}
 	w.count++
-	s.windows[key] = w
+	s.windows[k] = w
 	return w.count, nil
 }
 

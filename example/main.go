@@ -378,9 +378,10 @@ func (a *app) reject(w http.ResponseWriter, r *http.Request, err error) {
 	p.StatusCode = trustcaptcha.StatusCode(err)
 	switch {
 	case errors.Is(err, trustcaptcha.ErrBreakerOpen):
-		p.Why = fmt.Sprintf("The API failed %d times in a row, so the client's outage breaker stopped calling it for %v; "+
-			"then one request probes the API and, if it answers, the breaker closes. Until then the failover policy "+
-			"(-failover %s) decides every request, a human's too.",
+		p.Why = fmt.Sprintf("The API failed %d times in a row, so the client's outage breaker stopped calling it: "+
+			"after half a second one request probes the API (each failed probe doubles the wait, up to %v) and, "+
+			"if it answers, the breaker closes. Until then the failover policy (-failover %s) decides every "+
+			"request, a human's too.",
 			trustcaptcha.DefaultBreakerFailures, trustcaptcha.DefaultBreakerCooldown, a.page.Failover)
 	case errors.Is(err, trustcaptcha.ErrServerUnreachable):
 		p.Why = "The TrustCaptcha API could not be reached, and the failover policy (-failover " + a.page.Failover +

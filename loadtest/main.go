@@ -52,7 +52,7 @@ import (
 var (
 	latency      = flag.Duration("latency", 20*time.Millisecond, "the fake API's answer latency")
 	duration     = flag.Duration("duration", 3*time.Second, "measured time of each throughput run (after 1 s of warm-up)")
-	scenario     = flag.String("scenario", "all", "throughput, dead, outage or all")
+	scenario     = flag.String("scenario", "all", "throughput, dead, outage, blip, churn or all")
 	onlyInFlight = flag.Int("inflight", 0, "throughput: only this many in flight (default 16, 64 and 256)")
 	cpuProf      = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 )
@@ -77,18 +77,22 @@ func main() {
 	run("throughput", throughput)
 	run("dead", deadConnections)
 	run("outage", outage)
+	run("blip", blips)
+	run("churn", churn)
 }
 
 // fakeAPI is a TLS TrustCaptcha API that answers every result request after
 // its latency, or, while hung, never.
 type fakeAPI struct {
 	*httptest.Server
-	latency time.Duration
-	conns   atomic.Int64 // connections accepted
-	active  atomic.Int64 // requests being answered
-	peak    atomic.Int64 // the most requests answered at once
-	hung    atomic.Bool
-	release chan struct{} // closed to end hung requests
+	latency  time.Duration
+	conns    atomic.Int64 // connections accepted
+	active   atomic.Int64 // requests being answered
+	peak     atomic.Int64 // the most requests answered at once
+	hung     atomic.Bool
+	release  chan struct{} // closed to end hung requests
+	every5xx int64         // when > 0, every every5xx-th request is answered 503
+	served   atomic.Int64
 }
 
 func newFakeAPI(h2 bool, latency time.Duration) *fakeAPI {
@@ -118,6 +122,10 @@ func (a *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	time.Sleep(a.latency)
+	if a.every5xx > 0 && a.served.Add(1)%a.every5xx == 0 {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
 	id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v2/verifications/"), "/results")
 	w.Header().Set("Content-Type", "application/json")
 	fmt.Fprintf(w, `{"verificationId":%q,"verificationPassed":true,"score":0.1,"resultExpiresAt":%q}`,
@@ -604,4 +612,109 @@ func outageRun(name string, opts ...trustcaptcha.ClientOption) {
 	r := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 	fmt.Printf("| %s | %d | %d | %d | %v / %v | %v / %v | %v | %d |\n", name, goroutines, waiting, dialled,
 		r(pct(before, 50)), r(pct(before, 99)), r(pct(after, 50)), r(pct(after, 99)), r(passing), left)
+}
+
+// blips: the API stops answering for D (a blackhole: requests hang until the
+// client's timeout) while 16 visitors post; how long after the API is back
+// does a verification pass again? Client timeout 250 ms, default breaker.
+func blips() {
+	fmt.Printf("\n## short outages (16 in flight, client timeout 250 ms, default breaker, FailClosed)\n\n")
+	fmt.Println("| protocol | outage | API back → first pass | rejected during and after |")
+	fmt.Println("|---|---:|---:|---:|")
+	for _, h2 := range []bool{false, true} {
+		for _, d := range []time.Duration{time.Second, 2 * time.Second, 5 * time.Second} {
+			blipRun(h2, d)
+		}
+	}
+}
+
+func blipRun(h2 bool, outage time.Duration) {
+	const inFlight, giveUp = 16, 30 * time.Second
+	api := newFakeAPI(h2, *latency)
+	defer api.Close()
+	c, closeIdle := newVerifier("trustcaptcha", api, api.URL, trustcaptcha.WithTimeout(250*time.Millisecond))
+	defer closeIdle()
+	s := site(c, trustcaptcha.FailClosed)
+	defer s.Close()
+	v := newVisitor(s, inFlight)
+	defer v.hc.CloseIdleConnections()
+
+	var backAt, passAt, rejected atomic.Int64 // unix nanos
+	var outageOn atomic.Bool
+	stop := closedLoop(inFlight, v, func(start time.Time, code int) {
+		if outageOn.Load() || backAt.Load() != 0 && passAt.Load() == 0 {
+			if code != http.StatusNoContent {
+				rejected.Add(1)
+			}
+		}
+		if b := backAt.Load(); b != 0 && code == http.StatusNoContent && start.UnixNano() >= b {
+			passAt.CompareAndSwap(0, time.Now().UnixNano())
+		}
+	})
+	time.Sleep(time.Second)
+	outageOn.Store(true)
+	api.hung.Store(true)
+	time.Sleep(outage)
+	api.hung.Store(false)
+	outageOn.Store(false)
+	backAt.Store(time.Now().UnixNano())
+	deadline := time.Now().Add(giveUp)
+	for passAt.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	close(api.release)
+	proto := map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2]
+	took := fmt.Sprintf("> %v", giveUp)
+	if p := passAt.Load(); p != 0 {
+		took = time.Duration(p - backAt.Load()).Round(10 * time.Millisecond).String()
+	}
+	fmt.Printf("| %s | %v | %s | %d |\n", proto, outage, took, rejected.Load())
+}
+
+// churn: 1 answer in 50 is a 503 while 32 visitors post; how many new API
+// connections does that cost per 1,000 verifications after warm-up?
+func churn() {
+	fmt.Printf("\n## 2 %% of answers are 503 (32 in flight, default settings)\n\n")
+	fmt.Println("| protocol | 5xx | verifications | new API connections per 1,000 after warm-up |")
+	fmt.Println("|---|---:|---:|---:|")
+	for _, h2 := range []bool{false, true} {
+		for _, every := range []int64{0, 50} {
+			churnRun(h2, every)
+		}
+	}
+}
+
+func churnRun(h2 bool, every int64) {
+	const inFlight = 32
+	api := newFakeAPI(h2, *latency)
+	api.every5xx = every
+	defer api.Close()
+	c, closeIdle := newVerifier("trustcaptcha", api, api.URL)
+	defer closeIdle()
+	s := site(c, trustcaptcha.FailClosed)
+	defer s.Close()
+	v := newVisitor(s, inFlight)
+	defer v.hc.CloseIdleConnections()
+	var measuring atomic.Bool
+	var n atomic.Int64
+	stop := closedLoop(inFlight, v, func(time.Time, int) {
+		if measuring.Load() {
+			n.Add(1)
+		}
+	})
+	time.Sleep(time.Second)
+	conns0 := api.conns.Load()
+	measuring.Store(true)
+	time.Sleep(*duration)
+	measuring.Store(false)
+	conns := api.conns.Load() - conns0
+	stop()
+	close(api.release)
+	proto := map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2]
+	share := "none"
+	if every > 0 {
+		share = fmt.Sprintf("1 in %d", every)
+	}
+	fmt.Printf("| %s | %s | %d | %.1f |\n", proto, share, n.Load(), float64(conns)*1000/float64(max(1, n.Load())))
 }

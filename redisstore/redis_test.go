@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,6 +89,39 @@ func TestIncrement(t *testing.T) {
 	assert.LessOrEqual(t, ttl, window)
 	_, err = store.Increment(ctx, "k", 0)
 	assert.Error(t, err)
+}
+
+// TestBudgetKeys: failover budgets are counted under keys that name their
+// size and window, so two budgets on one Store never share a count, and a
+// key prefix keeps two equal budgets apart.
+func TestBudgetKeys(t *testing.T) {
+	srv := startRedis(t)
+	rdb := srv.client()
+	ctx := context.Background()
+	outage := fmt.Errorf("%w: timeout", trustcaptcha.ErrServerUnreachable)
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	admits := func(p trustcaptcha.FailoverPolicy) int {
+		n := 0
+		for range 5 {
+			if p.Admit(r, outage) {
+				n++
+			}
+		}
+		return n
+	}
+	store := redisstore.New(rdb)
+	assert.Equal(t, 2, admits(trustcaptcha.LimitFailoverShared(trustcaptcha.FailOpen, 2, 24*time.Hour, store)))
+	assert.Equal(t, 3, admits(trustcaptcha.LimitFailoverShared(trustcaptcha.FailOpen, 3, 24*time.Hour, store)))
+	other := redisstore.New(rdb, redisstore.WithKeyPrefix("site-b:"))
+	assert.Equal(t, 2, admits(trustcaptcha.LimitFailoverShared(trustcaptcha.FailOpen, 2, 24*time.Hour, other)))
+	keys, err := rdb.Keys(ctx, "*count:failover:*").Result()
+	require.NoError(t, err)
+	assert.Len(t, keys, 3)
+	for _, want := range []string{"trustcaptcha:count:failover:2/24h0m0s:", "trustcaptcha:count:failover:3/24h0m0s:",
+		"site-b:count:failover:2/24h0m0s:"} {
+		assert.True(t, slices.ContainsFunc(keys, func(k string) bool { return strings.HasPrefix(k, want) }),
+			"no key %s* in %v", want, keys)
+	}
 }
 
 // instance is one "server" of a fleet: its own Redis client and middleware.

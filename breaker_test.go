@@ -1,0 +1,248 @@
+package trustcaptcha_test
+
+// The outage breaker and the connection pool under faults.
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/captchakit/trustcaptcha"
+	"github.com/captchakit/trustcaptcha/trustcaptchatest"
+)
+
+// TestBreakerCooldownAdapts: the first probe after opening comes after
+// 500 ms, each failed probe doubles the wait up to the cooldown, and a
+// success closes the breaker and resets the wait.
+func TestBreakerCooldownAdapts(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	const cooldown = 5 * time.Second
+	clock := newFakeClock()
+	c := api.Client(trustcaptcha.WithBreaker(3, cooldown), trustcaptcha.WithClock(clock.Now))
+	tok := api.Human()
+	ctx := context.Background()
+	open := func() {
+		t.Helper()
+		for range 3 {
+			_, err := c.Verify(ctx, tok)
+			require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
+			require.NotErrorIs(t, err, trustcaptcha.ErrBreakerOpen)
+		}
+	}
+	// waitsFor checks the breaker answers at once until wait has passed,
+	// then lets exactly one probe through.
+	probeAfter := func(wait time.Duration) error {
+		t.Helper()
+		before := api.Fetches(tok)
+		clock.Advance(wait - time.Millisecond)
+		for range 5 {
+			_, err := c.Verify(ctx, tok)
+			require.ErrorIs(t, err, trustcaptcha.ErrBreakerOpen, "still waiting %v", wait)
+		}
+		require.Equal(t, before, api.Fetches(tok), "the open breaker let a request through")
+		clock.Advance(time.Millisecond)
+		_, err := c.Verify(ctx, tok)
+		require.Equal(t, before+1, api.Fetches(tok), "one probe after %v", wait)
+		return err
+	}
+
+	api.Down(http.StatusServiceUnavailable)
+	open()
+	for _, wait := range []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second,
+		cooldown, cooldown} {
+		err := probeAfter(wait)
+		require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
+		require.NotErrorIs(t, err, trustcaptcha.ErrBreakerOpen, "the probe went to the API")
+	}
+
+	api.Down(0) // the API is back: the next probe closes the breaker
+	require.NoError(t, probeAfter(cooldown))
+	for range 3 {
+		_, err := c.Verify(ctx, tok)
+		require.NoError(t, err)
+	}
+
+	api.Down(http.StatusServiceUnavailable) // a new outage starts at 500 ms again
+	open()
+	require.ErrorIs(t, probeAfter(500*time.Millisecond), trustcaptcha.ErrServerUnreachable)
+}
+
+// panicky is a transport that panics while armed, and otherwise passes on.
+type panicky struct {
+	armed atomic.Bool
+	next  http.RoundTripper
+}
+
+func (p *panicky) RoundTrip(r *http.Request) (*http.Response, error) {
+	if p.armed.Load() {
+		panic("transport exploded")
+	}
+	return p.next.RoundTrip(r)
+}
+
+// TestBreakerProbeThatPanicsIsSettled: a probe whose request panics is
+// still recorded (the panic goes on up), so the next request probes again
+// and the breaker closes when the API answers.
+func TestBreakerProbeThatPanicsIsSettled(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	clock := newFakeClock()
+	tr := &panicky{next: http.DefaultTransport}
+	c := api.Client(trustcaptcha.WithHTTPClient(&http.Client{Transport: tr}),
+		trustcaptcha.WithBreaker(2, time.Minute), trustcaptcha.WithClock(clock.Now))
+	ctx := context.Background()
+	api.Down(http.StatusServiceUnavailable)
+	for range 2 {
+		_, err := c.Verify(ctx, api.Human())
+		require.NotErrorIs(t, err, trustcaptcha.ErrBreakerOpen)
+	}
+	api.Down(0)
+	clock.Advance(time.Second)
+	tr.armed.Store(true)
+	require.PanicsWithValue(t, "transport exploded", func() { _, _ = c.Verify(ctx, api.Human()) })
+	tr.armed.Store(false)
+	_, err := c.Verify(ctx, api.Human()) // no time has passed: the lost probe no longer counts
+	require.NoError(t, err, "the breaker stayed open after its probe panicked")
+}
+
+// blocking is a transport whose requests, while armed, wait until released.
+type blocking struct {
+	armed   atomic.Bool
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b *blocking) RoundTrip(r *http.Request) (*http.Response, error) {
+	if !b.armed.Load() {
+		return http.DefaultTransport.RoundTrip(r)
+	}
+	b.started <- struct{}{}
+	<-b.release
+	return nil, errors.New("released")
+}
+
+// TestBreakerProbeHeldNoLongerThanTheTimeout: a probe that does not come
+// back within the Client's timeout (and 100 ms for its outcome to be
+// recorded) no longer holds the breaker: the next request probes.
+func TestBreakerProbeHeldNoLongerThanTheTimeout(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	clock := newFakeClock()
+	const timeout = time.Hour
+	tr := &blocking{started: make(chan struct{}, 1), release: make(chan struct{})}
+	c := api.Client(trustcaptcha.WithHTTPClient(&http.Client{Transport: tr}), trustcaptcha.WithTimeout(timeout),
+		trustcaptcha.WithBreaker(1, time.Minute), trustcaptcha.WithClock(clock.Now))
+	ctx := context.Background()
+	api.Down(http.StatusServiceUnavailable)
+	_, err := c.Verify(ctx, api.Human())
+	require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
+	api.Down(0)
+
+	tr.armed.Store(true) // the probe hangs (its real deadline is far off)
+	clock.Advance(time.Second)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = c.Verify(ctx, api.Human())
+	}()
+	t.Cleanup(func() { // also when an assertion below fails
+		close(tr.release)
+		<-done
+	})
+	select {
+	case <-tr.started:
+	case <-done:
+		t.Fatal("no probe went to the API a second after the breaker opened")
+	}
+	tr.armed.Store(false)
+	_, err = c.Verify(ctx, api.Human())
+	require.ErrorIs(t, err, trustcaptcha.ErrBreakerOpen, "one probe at a time")
+	clock.Advance(timeout)
+	_, err = c.Verify(ctx, api.Human())
+	require.ErrorIs(t, err, trustcaptcha.ErrBreakerOpen, "its outcome may still be on its way")
+	clock.Advance(100 * time.Millisecond)
+	_, err = c.Verify(ctx, api.Human())
+	require.NoError(t, err, "a probe older than the timeout no longer holds the breaker")
+}
+
+// countingServer is an API that answers every every-th request 503 (never,
+// for 0) and counts the connections it accepted.
+func countingServer(t *testing.T, every int64) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var calls, conns atomic.Int64
+	api := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if every > 0 && calls.Add(1)%every == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte(resultJSON(true, 0.1)))
+	}))
+	api.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	api.Start()
+	t.Cleanup(api.Close)
+	return api, &conns
+}
+
+// TestClientKeepsItsPoolAfterA5xx: an HTTP answer proves its connection
+// works, so 5xx answers (1 in 5 here) never make the client dial again.
+func TestClientKeepsItsPoolAfterA5xx(t *testing.T) {
+	t.Parallel()
+	api, conns := countingServer(t, 5)
+	c := newClient(t, api.URL, trustcaptcha.WithBreaker(0, 0))
+	failed := 0
+	for range 50 {
+		if _, err := c.Verify(context.Background(), tokenFor(someID)); err != nil {
+			require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
+			failed++
+		}
+	}
+	assert.Equal(t, 10, failed)
+	assert.Equal(t, int64(1), conns.Load(), "connections dialled for 50 verifications, 10 of them 503")
+}
+
+// TestClientDropsIdleConnectionsAfterATimeout: a verification that gets no
+// answer on its connection may have met a dead one: the idle connections
+// are dropped and the next verification dials afresh.
+func TestClientDropsIdleConnectionsAfterATimeout(t *testing.T) {
+	t.Parallel()
+	var calls, conns atomic.Int64
+	api := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 2 {
+			<-r.Context().Done() // no answer: the client times out
+			return
+		}
+		_, _ = w.Write([]byte(resultJSON(true, 0.1)))
+	}))
+	api.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	api.Start()
+	t.Cleanup(api.Close)
+	c := newClient(t, api.URL, trustcaptcha.WithTimeout(200*time.Millisecond))
+	tok := tokenFor(someID)
+	_, err := c.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	_, err = c.Verify(context.Background(), tok)
+	require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
+	_, err = c.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), conns.Load(), "a fresh connection after the timeout")
+}
