@@ -177,17 +177,13 @@ func TestBreakerProbeHeldNoLongerThanTheTimeout(t *testing.T) {
 	require.NoError(t, err, "a probe older than the timeout no longer holds the breaker")
 }
 
-// countingServer is an API that answers every every-th request 503 (never,
-// for 0) and counts the connections it accepted.
-func countingServer(t *testing.T, every int64) (*httptest.Server, *atomic.Int64) {
+// countingServer is an API whose answer to its n-th request (from 1) is
+// answer(w, r, n), and which counts the connections it accepted.
+func countingServer(t *testing.T, answer func(w http.ResponseWriter, r *http.Request, n int64)) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
 	var calls, conns atomic.Int64
 	api := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if every > 0 && calls.Add(1)%every == 0 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte(resultJSON(true, 0.1)))
+		answer(w, r, calls.Add(1))
 	}))
 	api.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
@@ -203,7 +199,13 @@ func countingServer(t *testing.T, every int64) (*httptest.Server, *atomic.Int64)
 // works, so 5xx answers (1 in 5 here) never make the client dial again.
 func TestClientKeepsItsPoolAfterA5xx(t *testing.T) {
 	t.Parallel()
-	api, conns := countingServer(t, 5)
+	api, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		if n%5 == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte(resultJSON(true, 0.1)))
+	})
 	c := newClient(t, api.URL, trustcaptcha.WithBreaker(0, 0))
 	failed := 0
 	for range 50 {
@@ -221,21 +223,13 @@ func TestClientKeepsItsPoolAfterA5xx(t *testing.T) {
 // are dropped and the next verification dials afresh.
 func TestClientDropsIdleConnectionsAfterATimeout(t *testing.T) {
 	t.Parallel()
-	var calls, conns atomic.Int64
-	api := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if calls.Add(1) == 2 {
+	api, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		if n == 2 {
 			<-r.Context().Done() // no answer: the client times out
 			return
 		}
 		_, _ = w.Write([]byte(resultJSON(true, 0.1)))
-	}))
-	api.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	api.Start()
-	t.Cleanup(api.Close)
+	})
 	c := newClient(t, api.URL, trustcaptcha.WithTimeout(200*time.Millisecond))
 	tok := tokenFor(someID)
 	_, err := c.Verify(context.Background(), tok)
