@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -22,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -111,6 +113,12 @@ func serve(t *testing.T, cfg config, wrap ...func(http.Handler) http.Handler) (s
 	return "http://localhost:" + port + "/contact", a
 }
 
+// widgetReady waits until the real widget is hydrated: it listens to the
+// form's fields only from then on, so a click before that starts nothing.
+func widgetReady() chromedp.Action[chromedp.Void] {
+	return chromedp.WaitVisible(chromedp.CSS(`trustcaptcha-component.hydrated`))
+}
+
 // tokenFilled waits until the form holds a verification token.
 func tokenFilled() chromedp.Action[chromedp.Void] {
 	return chromedp.Poll[chromedp.Void](
@@ -119,12 +127,23 @@ func tokenFilled() chromedp.Action[chromedp.Void] {
 	)
 }
 
+// text returns the text of the element sel once the page has it. It reads
+// it in one evaluation (no node id that can go stale between finding the
+// element and reading it) and starts over when a navigation, such as the
+// form's submission, replaces the document while it waits.
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	require.NoError(t, chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel))))
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	require.NoError(t, err)
-	return s
+	expr := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e ? e.textContent : "" })()`, sel)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s, err := chromedp.Run(ctx, chromedp.Poll[string](expr, chromedp.WithPollingTimeout(time.Until(deadline))))
+		if err == nil {
+			return s
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			require.NoError(t, err, "waiting for the text of %s", sel)
+		}
+	}
 }
 
 func TestBrowserDemoWidget(t *testing.T) {
@@ -219,7 +238,7 @@ func TestBrowserRealWidget(t *testing.T) {
 	page, a := serve(t, config{WidgetDir: widgetDir(t)})
 	require.NoError(
 		t,
-		chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`trustcaptcha-component`))),
+		chromedp.Do(ctx, chromedp.Navigate(page), widgetReady()),
 	)
 	shot(t, ctx, "1-form")
 	// Focusing a field starts the widget: it asks the fake for a challenge,
@@ -261,7 +280,7 @@ func TestBrowserRealWidgetFailoverToken(t *testing.T) {
 			)
 			require.NoError(
 				t,
-				chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`trustcaptcha-component`)),
+				chromedp.Do(ctx, chromedp.Navigate(page), widgetReady(),
 					chromedp.Click(chromedp.CSS(`#name`)), tokenFilled()),
 			)
 			tok, err := chromedp.Run(
@@ -320,10 +339,42 @@ func (c cspEditor) WriteHeader(code int) {
 
 func (c cspEditor) Write(b []byte) (int, error) { return c.ResponseWriter.Write(b) }
 
-// watchCSP records the page's CSP violations in window.__violations (the
-// DevTools evaluation itself is not subject to the page's policy).
-const watchCSP = `window.__violations = []; document.addEventListener('securitypolicyviolation',
-  e => window.__violations.push(e.effectiveDirective + ' ' + e.blockedURI)); true`
+// cspViolations reports every CSP violation of the pages ctx loads from now
+// on, as "directive blocked-URI source:line sample disposition": the listener is added to each new document
+// before the page's own scripts run (a violation during the page's load is
+// reported too) and calls back into the test, which waits on the channel.
+func cspViolations(t *testing.T, ctx context.Context) <-chan string {
+	t.Helper()
+	ch := make(chan string, 64)
+	report := func(_ context.Context, v string) (chromedp.Void, error) {
+		select {
+		case ch <- v:
+		default: // the test has seen enough
+		}
+		return chromedp.Void{}, nil
+	}
+	const listen = `document.addEventListener('securitypolicyviolation',
+  e => window.reportCSPViolation(e.effectiveDirective + ' ' + e.blockedURI + ' ' + e.sourceFile + ':' + e.lineNumber + ' ' + e.sample + ' ' + e.disposition));`
+	_, err := chromedp.Run(ctx, chromedp.ExposeFunc("reportCSPViolation", report))
+	require.NoError(t, err)
+	_, err = chromedp.Call(ctx, cdppage.AddScriptToEvaluateOnNewDocument,
+		cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: listen})
+	require.NoError(t, err)
+	return ch
+}
+
+// drain returns what ch holds now.
+func drain(ch <-chan string) []string {
+	var got []string
+	for {
+		select {
+		case v := <-ch:
+			got = append(got, v)
+		default:
+			return got
+		}
+	}
+}
 
 // The real widget under exactly the policy package widget prescribes: it
 // solves against the fake API and the form passes, with no violation; the
@@ -339,24 +390,24 @@ func TestBrowserRealWidgetUnderStrictCSP(t *testing.T) {
 		resp.Body.Close()
 		nonce := regexp.MustCompile(`<meta name="csp-nonce" content="([^"]+)">`).FindSubmatch(body)
 		require.NotNil(t, nonce, "the page carries the widget's nonce")
-		assert.Equal(t, a.widget.CSP(string(nonce[1])).String(), resp.Header.Get("Content-Security-Policy"),
-			"the page is served with exactly the widget's policy")
+		want := a.widget.Page()
+		assert.Equal(t, strings.ReplaceAll(want.Policy.String(), want.Nonce, string(nonce[1])),
+			resp.Header.Get("Content-Security-Policy"), "the page is served with exactly the widget's policy")
 		assert.Contains(t, resp.Header.Get("Content-Security-Policy"), "worker-src blob:")
 
+		violations := cspViolations(t, ctx)
 		require.NoError(
 			t,
-			chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`trustcaptcha-component`))),
+			chromedp.Do(ctx, chromedp.Navigate(page), widgetReady()),
 		)
-		_, err = chromedp.Run(ctx, chromedp.Evaluate[bool](watchCSP))
-		require.NoError(t, err)
 		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#name`)), tokenFilled()))
 		shot(t, ctx, "1-solved")
-		violations, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__violations`))
-		require.NoError(t, err)
-		assert.Empty(t, violations)
 		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#send`))))
 		assert.Contains(t, text(t, ctx, `#result`), "Thanks, Ada! Your message was accepted")
 		shot(t, ctx, "2-accepted")
+		// Both pages (the form and the answer) loaded and ran under the
+		// listener: anything blocked on the way was reported by now.
+		assert.Empty(t, drain(violations))
 	})
 	for _, tc := range []struct{ drop, violation string }{
 		{"worker-src", "worker-src blob"},   // the proof-of-work worker
@@ -365,30 +416,19 @@ func TestBrowserRealWidgetUnderStrictCSP(t *testing.T) {
 		t.Run("without "+tc.drop, func(t *testing.T) {
 			ctx := browser(t)
 			page, _ := serve(t, config{WidgetDir: dir}, dropDirective(tc.drop))
+			violations := cspViolations(t, ctx)
 			require.NoError(
 				t,
-				chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`trustcaptcha-component`))),
+				chromedp.Do(ctx, chromedp.Navigate(page), widgetReady(),
+					chromedp.Click(chromedp.CSS(`#name`))),
 			)
-			_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](watchCSP))
-			require.NoError(t, err)
-			require.NoError(t, chromedp.Do(
-				ctx,
-				chromedp.Click(chromedp.CSS(`#name`)),
-				chromedp.Poll[chromedp.Void](
-					`window.__violations.length > 0`,
-					chromedp.WithPollingTimeout(30*time.Second),
-				),
-			))
-			violations, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__violations`))
-			require.NoError(t, err)
-			require.NotEmpty(t, violations)
-			assert.True(
-				t,
-				strings.HasPrefix(violations[0], tc.violation),
-				"the browser blocked %q: %v",
-				tc.violation,
-				violations,
-			)
+			var first string
+			select {
+			case first = <-violations:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("no CSP violation reported within 30 s without %s", tc.drop)
+			}
+			assert.True(t, strings.HasPrefix(first, tc.violation), "the browser blocked %q: %q", tc.violation, first)
 			filled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](
 				`!!(document.querySelector('#contact [name="tc-verification-token"]') || {}).value`))
 			require.NoError(t, err)

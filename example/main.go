@@ -196,7 +196,7 @@ type pageData struct {
 	APIURL         string
 	WidgetJS       string
 	Nonce          string      // this response's CSP nonce
-	Captcha        widget.Tags // the real widget's markup
+	Captcha        widget.Page // the real widget's markup and policy
 	Threshold      float64
 	Failover       string
 	Name           string
@@ -434,14 +434,17 @@ func (a *app) demoToken(w http.ResponseWriter, r *http.Request) {
 // nonce: the widget's own policy (package widget), or, for the demo widget,
 // one that lets only the page's nonced script and style run.
 func (a *app) render(w http.ResponseWriter, code int, p pageData) {
-	p.Nonce = widget.NewNonce()
-	policy := widget.Policy{
-		"default-src": {"'self'"}, "script-src": {"'nonce-" + p.Nonce + "'"},
-		"style-src": {"'self'", "'nonce-" + p.Nonce + "'"}, "object-src": {"'none'"},
-		"base-uri": {"'none'"}, "form-action": {"'self'"},
-	}
+	var policy widget.Policy
 	if a.widget != nil {
-		p.Captcha, policy = a.widget.Tags(p.Nonce), a.widget.CSP(p.Nonce)
+		p.Captcha = a.widget.Page()
+		p.Nonce, policy = p.Captcha.Nonce, p.Captcha.Policy
+	} else {
+		p.Nonce = widget.NewNonce()
+		policy = widget.Policy{
+			"default-src": {"'self'"}, "script-src": {"'nonce-" + p.Nonce + "'"},
+			"style-src": {"'self'", "'nonce-" + p.Nonce + "'"}, "object-src": {"'none'"},
+			"base-uri": {"'none'"}, "form-action": {"'self'"},
+		}
 	}
 	w.Header().Set("Content-Security-Policy", policy.String())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -453,6 +456,7 @@ func (a *app) render(w http.ResponseWriter, code int, p pageData) {
 
 var page = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>TrustCaptcha example</title>
+{{if .WidgetJS}}{{.Captcha.Head}}{{end}}
 <style nonce="{{.Nonce}}">
 body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#222}
 label{display:block;margin:.6rem 0 .2rem}input,textarea{width:100%;padding:.4rem;box-sizing:border-box}
@@ -477,7 +481,7 @@ pre{white-space:pre-wrap;word-break:break-all}.ok{color:#176b2c}.bad{color:#a11}
   <label for="name">Name</label><input id="name" name="name" value="Ada" required>
   <label for="message">Message</label><textarea id="message" name="message">Hello!</textarea>
   {{if .WidgetJS}}
-  <div class="box">{{.Captcha.HTML}}</div>
+  <div class="box">{{.Captcha.Element}}</div>
   {{else}}
   <div class="box" id="demo-widget">
     <strong>Demo widget</strong> <small>(stands in for the real one; tokens come from the fake API)</small><br>

@@ -3,7 +3,7 @@ module github.com/captchakit/trustcaptcha/redisstore
 go 1.26.0
 
 require (
-	github.com/captchakit/trustcaptcha v0.0.0-00010101000000-000000000000
+	github.com/captchakit/trustcaptcha v0.2.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/stretchr/testify v1.12.1
 )
@@ -16,4 +16,6 @@ require (
 )
 
 // For development in this repository: the core module is the folder above.
+// A replace applies only where this is the main module: users of redisstore
+// get the core version required above.
 replace github.com/captchakit/trustcaptcha => ../

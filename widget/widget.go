@@ -1,34 +1,37 @@
 // Package widget renders the TrustCaptcha browser widget, the other half of
 // the form RequireCaptcha protects: the <script type="module"> tag that loads
 // it and the <trustcaptcha-component> element, with every attribute escaped,
-// for html/template (as template.HTML) and for templ (Tags is a
-// templ.Component without importing templ), and the Content-Security-Policy
-// the widget needs, with a nonce per request.
+// as template.HTML for html/template (templ: @templ.Raw(string(p.Head))),
+// together with the Content-Security-Policy the widget needs, made with one
+// nonce per response so that markup and policy cannot disagree.
 //
 //	w, err := widget.New(widget.Options{SiteKey: os.Getenv("TRUSTCAPTCHA_SITE_KEY")})
 //	captcha := w.RequireCaptcha(trustcaptcha.Options{Verifier: client}) // same token field on both sides
 //
-//	nonce := widget.NewNonce()
-//	rw.Header().Set("Content-Security-Policy", w.CSP(nonce).String())
-//	page.Execute(rw, struct{ Captcha widget.Tags }{w.Tags(nonce)}) // {{.Captcha.HTML}} inside the <form>
+//	p := w.Page() // per response
+//	rw.Header().Set("Content-Security-Policy", p.Policy.String())
+//	page.Execute(rw, struct{ Captcha widget.Page }{p}) // {{.Captcha.Head}} in <head>, {{.Captcha.Element}} in the <form>
+//
+// A page that sends no policy at all uses PageWithoutCSP. No call renders a
+// script without a nonce beside a nonce policy, or falls back to
+// 'unsafe-inline'.
 //
 // The widget needs (found in its code, version 3.0.2): its script (the module
 // and the chunks it imports, from the CDN or your own host: the nonce covers
 // both), fetch access to the API (connect-src), a Web Worker made from a
-// blob: URL for the proof of work (worker-src blob:), and, where the browser
-// lacks constructable stylesheets, <style> elements it marks with the nonce
-// it reads from <meta name="csp-nonce">, which Script renders.
+// blob: URL for the proof of work (worker-src blob:), and <style> elements
+// (its start-up styles, and its component styles where the browser lacks
+// constructable stylesheets) that it marks with the nonce it reads from
+// <meta name="csp-nonce"> in the page's <head>, which Page.Head renders.
 package widget
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"html"
 	"html/template"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -85,10 +88,10 @@ type Options struct {
 // Widget is a validated widget configuration; make one with New (the zero
 // value is not usable). It is immutable and safe for concurrent use.
 type Widget struct {
-	o       Options
-	element template.HTML
-	script  string // the script tag's src, escaped
-	origins struct{ script, api string }
+	o         Options
+	element   template.HTML
+	script    string // the script tag's src, escaped
+	apiOrigin string // for connect-src
 }
 
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -111,14 +114,14 @@ func New(o Options) (*Widget, error) {
 	}
 	w := &Widget{o: o}
 	var err error
-	if w.origins.script, err = origin(o.ScriptURL, true); err != nil {
+	if _, err = origin(o.ScriptURL, true); err != nil {
 		return nil, fmt.Errorf("widget: Options.ScriptURL: %w", err)
 	}
 	api := o.APIURL
 	if api == "" {
 		api = trustcaptcha.DefaultAPIHost
 	}
-	if w.origins.api, err = origin(api, false); err != nil {
+	if w.apiOrigin, err = origin(api, false); err != nil {
 		return nil, fmt.Errorf("widget: Options.APIURL: %w", err)
 	}
 	w.script = html.EscapeString(o.ScriptURL)
@@ -127,7 +130,7 @@ func New(o Options) (*Widget, error) {
 }
 
 // origin returns u's scheme://host, or "'self'" for a path when paths are
-// allowed.
+// allowed; an error for anything else.
 func origin(u string, pathOK bool) (string, error) {
 	if pathOK && strings.HasPrefix(u, "/") && !strings.HasPrefix(u, "//") {
 		return "'self'", nil
@@ -171,60 +174,75 @@ func (w *Widget) render() string {
 // must read.
 func (w *Widget) TokenField() string { return w.o.TokenField }
 
-// Element returns the <trustcaptcha-component> element. Place it inside the
-// <form> it protects.
-func (w *Widget) Element() template.HTML { return w.element }
+// Page is everything one HTML response needs for the widget, made with one
+// nonce so that the markup and the policy always match. Put Head inside the
+// page's <head> (the widget reads the nonce for the styles it adds from the
+// <meta> there), Element inside the <form>, and send Policy.String() as the
+// Content-Security-Policy header. The page's own inline <script> and <style>
+// elements carry nonce="{{.Nonce}}". The zero value renders nothing.
+type Page struct {
+	// Head is <meta name="csp-nonce"> and the <script type="module"> tag.
+	Head template.HTML
+	// Element is the <trustcaptcha-component> element.
+	Element template.HTML
+	// Policy is the Content-Security-Policy for the page (see Widget.Page);
+	// nil from PageWithoutCSP.
+	Policy Policy
+	// Nonce is the response's nonce; empty from PageWithoutCSP.
+	Nonce string
+}
 
-// Script returns the <script type="module"> tag that loads the widget, and,
-// when nonce is not empty, the nonce on it and a <meta name="csp-nonce"> the
-// widget reads for the styles it adds. Place it in the page's <head>. It
-// panics on a nonce that is not base64.
-func (w *Widget) Script(nonce string) template.HTML {
-	checkNonce(nonce)
-	if nonce == "" {
-		return template.HTML(`<script type="module" src="` + w.script + `"></script>`)
-	}
+// String is what a template prints for {{.Captcha}} instead of
+// {{.Captcha.Head}} and {{.Captcha.Element}}: a visible note that says so.
+func (p Page) String() string {
+	return "[widget.Page: write {{.X.Head}} inside <head> and {{.X.Element}} inside the <form>]"
+}
+
+// Page returns the widget's markup and its Content-Security-Policy for one
+// response, with a fresh nonce:
+//
+//	default-src 'self'; script-src 'nonce-…'; style-src 'self' 'nonce-…';
+//	connect-src 'self' <API>; worker-src blob:; object-src 'none';
+//	base-uri 'none'; form-action 'self'
+//
+// Add what the rest of the page needs to Policy before sending it.
+func (w *Widget) Page() Page {
+	nonce := NewNonce()
 	n := html.EscapeString(nonce)
-	return template.HTML(`<meta name="csp-nonce" content="` + n + `"><script type="module" src="` + w.script +
-		`" nonce="` + n + `"></script>`)
-}
-
-// Tags is the widget's whole markup for one page: Script and Element. In
-// html/template write {{.Captcha.HTML}} inside the form; in templ write
-// @captcha, since Tags is a templ.Component. The zero value renders nothing.
-type Tags struct{ html template.HTML }
-
-// Tags returns Script(nonce) followed by Element(), for a page that puts both
-// inside its form. An empty nonce renders none.
-func (w *Widget) Tags(nonce string) Tags { return Tags{w.Script(nonce) + w.element} }
-
-// HTML returns the markup, safe for html/template.
-func (t Tags) HTML() template.HTML { return t.html }
-
-// String returns the markup.
-func (t Tags) String() string { return string(t.html) }
-
-// Render writes the markup to out: the method of templ.Component.
-func (t Tags) Render(_ context.Context, out io.Writer) error {
-	_, err := io.WriteString(out, string(t.html))
-	return err
-}
-
-var nonceRE = regexp.MustCompile(`^[A-Za-z0-9+/_-]*=*$`)
-
-// checkNonce panics on a nonce that is not base64: it goes into a header.
-func checkNonce(nonce string) {
-	if !nonceRE.MatchString(nonce) {
-		panic(fmt.Sprintf("widget: nonce %q is not base64 (use NewNonce)", nonce))
+	return Page{
+		Head: template.HTML(`<meta name="csp-nonce" content="` + n + `"><script type="module" src="` + w.script +
+			`" nonce="` + n + `"></script>`),
+		Element: w.element,
+		Nonce:   nonce,
+		Policy: Policy{
+			"default-src": {"'self'"},
+			"script-src":  {"'nonce-" + nonce + "'"},
+			"style-src":   {"'self'", "'nonce-" + nonce + "'"},
+			"connect-src": {"'self'", w.apiOrigin},
+			"worker-src":  {"blob:"},
+			"object-src":  {"'none'"},
+			"base-uri":    {"'none'"},
+			"form-action": {"'self'"},
+		},
 	}
 }
 
-// NewNonce returns a fresh random nonce (128 bits, base64) for one response's
-// Content-Security-Policy.
+// PageWithoutCSP returns the widget's markup for a page that sends no
+// Content-Security-Policy at all: no nonce, and a nil Policy. A page that
+// sends a policy uses Page: the widget adds <style> elements that a policy
+// without its nonce blocks.
+func (w *Widget) PageWithoutCSP() Page {
+	return Page{Head: template.HTML(`<script type="module" src="` + w.script + `"></script>`), Element: w.element}
+}
+
+// NewNonce returns a fresh random nonce (128 bits, unpadded base64url, so no
+// character of it needs escaping in HTML) for one response's
+// Content-Security-Policy, for a page that renders no widget. Page makes its
+// own.
 func NewNonce() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
-	return base64.StdEncoding.EncodeToString(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // Policy is a Content-Security-Policy: sources by directive. Add what your
@@ -244,37 +262,6 @@ func (p Policy) String() string {
 		parts = append(parts, strings.TrimSpace(name+" "+strings.Join(p[name], " ")))
 	}
 	return strings.Join(parts, "; ")
-}
-
-// CSP returns a strict policy for a page that loads its own resources from
-// itself and nothing else but the widget:
-//
-//	default-src 'self'; script-src 'nonce-…'; style-src 'self' 'nonce-…';
-//	connect-src 'self' <API>; worker-src blob:; object-src 'none';
-//	base-uri 'none'; form-action 'self'
-//
-// With an empty nonce, script-src names the script's origin instead (the CDN,
-// or 'self' for a self-hosted script) and style-src is 'self'
-// 'unsafe-inline'. Every <script> and <style> of the page must then carry
-// the nonce. It panics on a nonce that is not base64.
-func (w *Widget) CSP(nonce string) Policy {
-	checkNonce(nonce)
-	p := Policy{
-		"default-src": {"'self'"},
-		"connect-src": {"'self'", w.origins.api},
-		"worker-src":  {"blob:"},
-		"object-src":  {"'none'"},
-		"base-uri":    {"'none'"},
-		"form-action": {"'self'"},
-	}
-	if nonce == "" {
-		p["script-src"] = []string{w.origins.script}
-		p["style-src"] = []string{"'self'", "'unsafe-inline'"}
-	} else {
-		p["script-src"] = []string{"'nonce-" + nonce + "'"}
-		p["style-src"] = []string{"'self'", "'nonce-" + nonce + "'"}
-	}
-	return p
 }
 
 // CheckOptions reports an error when opts would not read the token field

@@ -2,7 +2,6 @@ package widget_test
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"html/template"
 	"net/http"
@@ -36,27 +35,38 @@ func golden(t *testing.T, name, got string) {
 	assert.Equal(t, string(want), got)
 }
 
+// fixedNonce makes golden files stable: the page's nonce replaced by one
+// fixed value.
+func fixedNonce(p widget.Page) string {
+	if p.Nonce == "" {
+		return string(p.Head) + "\n" + string(p.Element) + "\n"
+	}
+	return strings.ReplaceAll(string(p.Head)+"\n"+string(p.Element)+"\n"+p.Policy.String()+"\n", p.Nonce, "NONCE")
+}
+
 func TestRendering(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		opts  widget.Options
-		nonce string
+		name    string
+		opts    widget.Options
+		withCSP bool
 	}{
-		{"minimal.html", widget.Options{SiteKey: siteKey}, ""},
+		{"minimal.html", widget.Options{SiteKey: siteKey}, false},
 		{"all.html", widget.Options{SiteKey: siteKey, TokenField: "captcha-token", APIURL: "http://127.0.0.1:8081",
 			ScriptURL: "/static/tc/frontendlibrary.esm.js", Language: "de", Theme: "dark", Invisible: true,
-			AutostartDisabled: true, FailoverEnabled: true, MinimalDataMode: true}, "cmFuZG9tLW5vbmNl"},
+			AutostartDisabled: true, FailoverEnabled: true, MinimalDataMode: true}, true},
 		{"hostile.html", widget.Options{SiteKey: siteKey,
 			TokenField: "a&b", APIURL: `https://x.example/"><script>alert(1)</script>`,
 			ScriptURL: `https://cdn.example/w.js?a="b"&c=<d>`, Language: `en" onload="alert(1)`,
-			Theme: "</trustcaptcha-component><script>alert(2)</script>"}, "bm9uY2U="},
+			Theme: "</trustcaptcha-component><script>alert(2)</script>"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w, err := widget.New(tc.opts)
 			require.NoError(t, err)
-			var b strings.Builder
-			require.NoError(t, w.Tags(tc.nonce).Render(context.Background(), &b))
-			got := b.String() + "\n"
+			p := w.PageWithoutCSP()
+			if tc.withCSP {
+				p = w.Page()
+			}
+			got := fixedNonce(p)
 			golden(t, tc.name, got)
 			assert.NotContains(t, got, "<script>alert", "an attribute value broke out")
 			assert.NotContains(t, got, `" onload=`, "an attribute value broke out")
@@ -65,15 +75,45 @@ func TestRendering(t *testing.T) {
 	}
 }
 
+// TestPageMatchesItsPolicy: the markup and the policy of one Page carry the
+// same nonce, a fresh one per call; there is no nonce-less script beside a
+// nonce policy and no 'unsafe-inline'.
+func TestPageMatchesItsPolicy(t *testing.T) {
+	w, err := widget.New(widget.Options{SiteKey: siteKey, APIURL: "http://127.0.0.1:9999/prefix"})
+	require.NoError(t, err)
+	p := w.Page()
+	assert.Len(t, p.Nonce, 22)
+	assert.Contains(t, string(p.Head), `<meta name="csp-nonce" content="`+p.Nonce+`">`)
+	assert.Contains(t, string(p.Head), `nonce="`+p.Nonce+`"></script>`)
+	assert.Equal(t, "base-uri 'none'; connect-src 'self' http://127.0.0.1:9999; default-src 'self'; "+
+		"form-action 'self'; object-src 'none'; script-src 'nonce-"+p.Nonce+"'; style-src 'self' 'nonce-"+p.Nonce+
+		"'; worker-src blob:", p.Policy.String())
+	assert.NotEqual(t, p.Nonce, w.Page().Nonce, "a nonce per response")
+	assert.NotContains(t, p.Policy.String(), "unsafe")
+	bare := w.PageWithoutCSP()
+	assert.Nil(t, bare.Policy, "no policy to pair with a nonce-less script")
+	assert.NotContains(t, string(bare.Head), "nonce")
+	assert.NotEqual(t, widget.NewNonce(), widget.NewNonce())
+}
+
+// TestHTMLTemplate: html/template takes the markup as is; printing the Page
+// itself instead of its fields shows a note that names the fix.
 func TestHTMLTemplate(t *testing.T) {
 	w, err := widget.New(widget.Options{SiteKey: siteKey})
 	require.NoError(t, err)
-	page := template.Must(template.New("p").Parse(`<form>{{.Captcha.HTML}}</form>`))
+	p := w.Page()
+	page := template.Must(template.New("p").Parse(
+		`<head>{{.Captcha.Head}}</head><form>{{.Captcha.Element}}</form><style nonce="{{.Captcha.Nonce}}"></style>`))
 	var b bytes.Buffer
-	require.NoError(t, page.Execute(&b, struct{ Captcha widget.Tags }{w.Tags("")}))
-	assert.Equal(t, "<form>"+string(w.Script(""))+string(w.Element())+"</form>", b.String(),
-		"html/template takes the markup as is")
-	assert.Equal(t, w.Tags("").String(), string(w.Tags("").HTML()))
+	require.NoError(t, page.Execute(&b, struct{ Captcha widget.Page }{p}))
+	assert.Equal(t, "<head>"+string(p.Head)+"</head><form>"+string(p.Element)+`</form><style nonce="`+p.Nonce+
+		`"></style>`, b.String())
+
+	b.Reset()
+	wrong := template.Must(template.New("p").Parse(`<form>{{.Captcha}}</form>`))
+	require.NoError(t, wrong.Execute(&b, struct{ Captcha widget.Page }{p}))
+	assert.Contains(t, b.String(), "widget.Page: write {{.X.Head}} inside &lt;head&gt;")
+	assert.NotContains(t, b.String(), "trustcaptcha-component", "no markup printed as text")
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
@@ -91,23 +131,6 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	}
 }
 
-func TestCSP(t *testing.T) {
-	w, err := widget.New(widget.Options{SiteKey: siteKey, APIURL: "http://127.0.0.1:9999/prefix"})
-	require.NoError(t, err)
-	assert.Equal(t, "base-uri 'none'; connect-src 'self' http://127.0.0.1:9999; default-src 'self'; "+
-		"form-action 'self'; object-src 'none'; script-src 'nonce-abc='; style-src 'self' 'nonce-abc='; worker-src blob:",
-		w.CSP("abc=").String())
-	p := w.CSP("")
-	assert.Equal(t, []string{"https://cdn.jsdelivr.net"}, p["script-src"], "without a nonce: the script's origin")
-	self, err := widget.New(widget.Options{SiteKey: siteKey, ScriptURL: "/static/tc.esm.js"})
-	require.NoError(t, err)
-	assert.Equal(t, []string{"'self'"}, self.CSP("")["script-src"], "self-hosted")
-	assert.Panics(t, func() { w.CSP("x; script-src *") }, "a nonce cannot inject directives")
-	assert.Panics(t, func() { w.Script(`"><script>`) })
-	assert.NotEqual(t, widget.NewNonce(), widget.NewNonce())
-	assert.Len(t, widget.NewNonce(), 24)
-}
-
 // The field name has one source of truth: the widget.
 func TestOneTokenField(t *testing.T) {
 	api := trustcaptchatest.NewServer()
@@ -115,7 +138,7 @@ func TestOneTokenField(t *testing.T) {
 	w, err := widget.New(widget.Options{SiteKey: siteKey, TokenField: "captcha"})
 	require.NoError(t, err)
 	assert.Equal(t, "captcha", w.TokenField())
-	assert.Contains(t, string(w.Element()), `token-field-name="captcha"`)
+	assert.Contains(t, string(w.Page().Element), `token-field-name="captcha"`)
 	assert.Error(t, w.CheckOptions(trustcaptcha.Options{}), "the middleware's default field differs")
 	assert.NoError(t, w.CheckOptions(trustcaptcha.Options{TokenField: "captcha"}))
 	assert.Panics(t, func() { w.RequireCaptcha(trustcaptcha.Options{Verifier: api.Client(), TokenField: "other"}) })
@@ -131,5 +154,5 @@ func TestOneTokenField(t *testing.T) {
 	def, err := widget.New(widget.Options{SiteKey: siteKey})
 	require.NoError(t, err)
 	assert.NoError(t, def.CheckOptions(trustcaptcha.Options{}))
-	assert.NotContains(t, string(def.Element()), "token-field-name", "the default needs no attribute")
+	assert.NotContains(t, string(def.Page().Element), "token-field-name", "the default needs no attribute")
 }
