@@ -240,3 +240,72 @@ func TestClientDropsIdleConnectionsAfterATimeout(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), conns.Load(), "a fresh connection after the timeout")
 }
+
+// TestClientStats: InFlight follows the verifications waiting on the API,
+// BreakerOpen the breaker.
+func TestClientStats(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	clock := newFakeClock()
+	tr := &blocking{started: make(chan struct{}, 1), release: make(chan struct{})}
+	c := api.Client(trustcaptcha.WithHTTPClient(&http.Client{Transport: tr}),
+		trustcaptcha.WithBreaker(1, time.Minute), trustcaptcha.WithClock(clock.Now))
+	ctx := context.Background()
+	assert.Equal(t, trustcaptcha.ClientStats{}, c.Stats())
+
+	tr.armed.Store(true)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = c.Verify(ctx, api.Human())
+	}()
+	<-tr.started
+	assert.Equal(t, trustcaptcha.ClientStats{InFlight: 1}, c.Stats(), "one verification waits on the API")
+	tr.armed.Store(false)
+	close(tr.release) // it fails (a transport error): the breaker opens
+	<-done
+	assert.Equal(t, trustcaptcha.ClientStats{BreakerOpen: true}, c.Stats())
+
+	clock.Advance(time.Second) // the probe closes it
+	_, err := c.Verify(ctx, api.Human())
+	require.NoError(t, err)
+	assert.Equal(t, trustcaptcha.ClientStats{}, c.Stats())
+}
+
+// TestWithTransportWrapper: the wrapper sees every request of the Client's
+// own transport, and cannot be mixed with WithHTTPClient.
+func TestWithTransportWrapper(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	var seen atomic.Int64
+	var inner http.RoundTripper
+	c := api.Client(trustcaptcha.WithTransportWrapper(func(next http.RoundTripper) http.RoundTripper {
+		inner = next
+		return roundTrip(func(r *http.Request) (*http.Response, error) {
+			seen.Add(1)
+			return next.RoundTrip(r)
+		})
+	}))
+	_, ok := inner.(*http.Transport)
+	assert.True(t, ok, "the wrapper gets the Client's own transport")
+	for range 3 {
+		_, err := c.Verify(context.Background(), api.Human())
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int64(3), seen.Load())
+
+	_, err := trustcaptcha.NewClient("k", trustcaptcha.WithTransportWrapper(nil))
+	assert.Error(t, err)
+	_, err = trustcaptcha.NewClient("k", trustcaptcha.WithTransportWrapper(
+		func(http.RoundTripper) http.RoundTripper { return nil }))
+	assert.Error(t, err)
+	_, err = trustcaptcha.NewClient("k", trustcaptcha.WithHTTPClient(&http.Client{}),
+		trustcaptcha.WithTransportWrapper(func(rt http.RoundTripper) http.RoundTripper { return rt }))
+	assert.Error(t, err)
+}
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

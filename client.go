@@ -86,6 +86,7 @@ type clientConfig struct {
 	breakerCooldown time.Duration
 	maxInFlight     int
 	tlsConfig       *tls.Config
+	wrap            func(http.RoundTripper) http.RoundTripper
 	now             func() time.Time
 }
 
@@ -188,6 +189,24 @@ func WithTLSConfig(cfg *tls.Config) ClientOption {
 	}
 }
 
+// WithTransportWrapper wraps the Client's own transport (its tuned pool,
+// timeouts and HTTP/2 health checks stay) with wrap, which gets that
+// transport and returns the one the Client uses: for instrumentation such as
+// otelhttp.NewTransport, or a logging transport. The wrapper sees each
+// request the Client sends (its Authorization header holds the API key: do
+// not log it). It cannot be combined with WithHTTPClient, whose transport
+// is yours to wrap; a nil wrap, or a wrap that returns nil, is an error.
+func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) ClientOption {
+	return func(c *clientConfig) error {
+		if wrap == nil {
+			return errors.New("trustcaptcha: WithTransportWrapper: nil func")
+		}
+		c.wrap = wrap
+		c.transportOption = true
+		return nil
+	}
+}
+
 // WithBreaker configures the outage breaker: after failures consecutive
 // unreachable errors (network error, timeout, HTTP 5xx) the Client stops
 // calling the API and answers ErrServerUnreachable (wrapping ErrBreakerOpen)
@@ -244,11 +263,16 @@ func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
 	var hc http.Client
 	if cfg.hc != nil {
 		if cfg.transportOption {
-			return nil, errors.New("trustcaptcha: NewClient: WithConnectTimeout, WithProxy and WithTLSConfig configure the built-in transport; with WithHTTPClient, set them on your own")
+			return nil, errors.New("trustcaptcha: NewClient: WithConnectTimeout, WithProxy, WithTLSConfig and WithTransportWrapper configure the built-in transport; with WithHTTPClient, set them on your own")
 		}
 		hc = *cfg.hc
 	} else {
 		hc.Transport = newTransport(cfg)
+		if cfg.wrap != nil {
+			if hc.Transport = cfg.wrap(hc.Transport); hc.Transport == nil {
+				return nil, errors.New("trustcaptcha: WithTransportWrapper: the wrapper returned a nil transport")
+			}
+		}
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c := &Client{
@@ -311,6 +335,23 @@ func userAgent() string {
 // CloseIdleConnections closes the Client's idle keep-alive connections. The
 // Client stays usable.
 func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+
+// ClientStats is a snapshot of a Client's state, for metrics.
+type ClientStats struct {
+	// InFlight is how many verifications wait on the API now (at most the
+	// WithMaxInFlight bound).
+	InFlight int
+	// BreakerOpen reports that the outage breaker is open: verifications
+	// fail at once, but for one probe at a time. False when it is closed or
+	// turned off.
+	BreakerOpen bool
+}
+
+// Stats returns the Client's state now. It is cheap and safe to call
+// concurrently, such as from a metrics callback.
+func (c *Client) Stats() ClientStats {
+	return ClientStats{InFlight: len(c.inFlight), BreakerOpen: c.breaker.isOpen()}
+}
 
 // Verify fetches the result of the verification named by token. It parses the
 // token first (ErrTokenInvalid, with no request, if it is not the widget's

@@ -81,11 +81,16 @@ var screenshotDir = sync.OnceValue(func() string {
 	return dir
 })
 
-// shot saves a screenshot of the current page.
+// shot saves a screenshot of the current page, for a person to look at. It
+// is no assertion: a screenshot the browser cannot take at that moment (the
+// page is being laid out anew) is logged, not failed.
 func shot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	require.NoError(t, err)
+	if err != nil {
+		t.Logf("screenshot %s not taken: %v", name, err)
+		return
+	}
 	p := filepath.Join(screenshotDir(), strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()+"-"+name)+".png")
 	require.NoError(t, os.WriteFile(p, buf, 0o644))
 	t.Logf("screenshot: %s", p)

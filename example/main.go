@@ -22,7 +22,8 @@
 // -widget demo|real (TRUSTCAPTCHA_WIDGET, default demo), -widget-dir
 // (TRUSTCAPTCHA_WIDGET_DIR), -widget-api-url (TRUSTCAPTCHA_WIDGET_API_URL),
 // -widget-failover (TRUSTCAPTCHA_WIDGET_FAILOVER=true). -h lists them. Every
-// decision is logged with log/slog.
+// decision is logged with log/slog and counted in the OpenTelemetry metrics
+// served on /metrics (Prometheus format).
 package main
 
 import (
@@ -45,9 +46,14 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/captchakit/trustcaptcha"
+	"github.com/captchakit/trustcaptcha/otelcaptcha"
 	"github.com/captchakit/trustcaptcha/redisstore"
 	"github.com/captchakit/trustcaptcha/trustcaptchatest"
 	"github.com/captchakit/trustcaptcha/widget"
@@ -299,12 +305,22 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		"live":   "real widget against the TrustCaptcha API",
 	}[a.mode] + ", single-use claims in " + storeName
 
+	// Metrics: OpenTelemetry's SDK with its Prometheus exporter, served on
+	// /metrics; otelcaptcha counts the decisions and watches the client.
+	metrics, inst, err := newMetrics()
+	if err != nil {
+		return nil, err
+	}
+	if err := inst.ObserveClient(client); err != nil {
+		return nil, err
+	}
+
 	require := trustcaptcha.RequireCaptcha
 	if a.widget != nil {
 		require = a.widget.RequireCaptcha // Options.TokenField from the widget
 	}
 	captcha := require(trustcaptcha.Options{
-		Verifier:     client,
+		Verifier:     inst.Verifier(client),
 		ReplayStore:  store,
 		Threshold:    cfg.Threshold,
 		Failover:     policy,
@@ -312,6 +328,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		ErrorHandler: a.reject,
 		Logger:       logger,
 		OnDecision: func(r *http.Request, d trustcaptcha.Decision) {
+			inst.OnDecision(r, d)
 			logger.LogAttrs(r.Context(), slog.LevelInfo, "captcha decision",
 				slog.String("path", r.URL.Path), slog.Bool("admitted", d.Admitted), slog.String("reason", d.Reason),
 				slog.Float64("score", d.Score), slog.Bool("failover", d.Failover), slog.Duration("latency", d.Latency))
@@ -337,9 +354,26 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	if cfg.WidgetDir != "" {
 		mux.Handle("GET /widget/", http.StripPrefix("/widget/", http.FileServer(http.Dir(cfg.WidgetDir))))
 	}
+	mux.Handle("GET /metrics", metrics)
 	mux.Handle("/", r)
 	a.Handler = mux
 	return a, nil
+}
+
+// newMetrics is an OpenTelemetry MeterProvider whose Prometheus exporter
+// serves its own registry (one per app, so tests can start several), and
+// the otelcaptcha instrumentation on it.
+func newMetrics() (http.Handler, *otelcaptcha.Instrumentation, error) {
+	reg := prometheus.NewRegistry()
+	exp, err := otelprom.New(otelprom.WithRegisterer(reg), otelprom.WithoutScopeInfo(), otelprom.WithoutTargetInfo())
+	if err != nil {
+		return nil, nil, err
+	}
+	inst, err := otelcaptcha.New(otelcaptcha.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))))
+	if err != nil {
+		return nil, nil, err
+	}
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), inst, nil
 }
 
 func orDefault(v, def string) string {
@@ -466,7 +500,8 @@ pre{white-space:pre-wrap;word-break:break-all}.ok{color:#176b2c}.bad{color:#a11}
 </head><body>
 <h1>Contact us</h1>
 <p><small>Threshold {{.Threshold}} · failover {{.Failover}} ·
-{{if eq .Mode "live"}}real widget, real API{{else if .WidgetJS}}real widget, fake API{{else}}demo widget, fake API{{end}}</small></p>
+{{if eq .Mode "live"}}real widget, real API{{else if .WidgetJS}}real widget, fake API{{else}}demo widget, fake API{{end}}
+· <a href="/metrics">metrics</a></small></p>
 {{if eq .Mode "thanks"}}
   <p id="result" class="ok">Thanks, {{.Name}}! Your message was accepted{{if .Score}} (bot score {{.Score}}){{end}}.</p>
   {{if .Failover2}}<p id="failover" class="bad">The CAPTCHA API was unreachable: accepted on failover, held for moderation.</p>{{end}}

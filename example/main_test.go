@@ -165,3 +165,40 @@ func TestExampleWithRedis(t *testing.T) {
 	_, err = newApp(config{Threshold: 0.5, Failover: "closed", RedisURL: "mysql://nope"}, quiet)
 	assert.ErrorContains(t, err, "REDIS_URL")
 }
+
+// TestExampleMetrics: after a human, a bot and an outage, /metrics shows the
+// decisions with their labels, the decision durations and the client's
+// gauges, in Prometheus' text format.
+func TestExampleMetrics(t *testing.T) {
+	srv := demoServer(t, "open")
+	for _, as := range []string{"human", "bot", "outage"} {
+		postForm(t, srv.URL, demoToken(t, srv.URL, as))
+	}
+	resp, err := http.Get(srv.URL + "/metrics")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	scrape := string(b)
+	for _, want := range []string{
+		`trustcaptcha_decisions_total{http_route="/contact",trustcaptcha_admitted="true",trustcaptcha_failover="false",trustcaptcha_reason="passed"} 1`,
+		`trustcaptcha_decisions_total{http_route="/contact",trustcaptcha_admitted="false",trustcaptcha_failover="false",trustcaptcha_reason="score-too-high"} 1`,
+		`trustcaptcha_decisions_total{http_route="/contact",trustcaptcha_admitted="true",trustcaptcha_failover="true",trustcaptcha_reason="server-unreachable"} 1`,
+		`trustcaptcha_decision_duration_seconds_count{http_route="/contact",trustcaptcha_admitted="true",trustcaptcha_failover="false",trustcaptcha_reason="passed"} 1`,
+		"trustcaptcha_client_in_flight 0",
+		"trustcaptcha_client_breaker_open 0",
+	} {
+		assert.Contains(t, scrape, want)
+	}
+	t.Logf("scrape excerpt:\n%s", grepLines(scrape, "trustcaptcha_"))
+}
+
+func grepLines(s, substr string) string {
+	var out []string
+	for l := range strings.Lines(s) {
+		if strings.Contains(l, substr) && !strings.Contains(l, "_bucket") {
+			out = append(out, strings.TrimRight(l, "\n"))
+		}
+	}
+	return strings.Join(out, "\n")
+}
