@@ -72,7 +72,8 @@ func AdmittedByFailover(ctx context.Context) bool {
 // decision builds the Decision for a request from what the checks found:
 // res (nil without a result), failover (admitted by the failover policy) and
 // err (the cause of a rejection, nil when admitted). A request whose client
-// went away is never admitted, whatever the verifier said.
+// went away is never admitted, whatever the verifier said. The cause is
+// looked up once: d.Err carries it (see rejection).
 func (m *middleware) decision(r *http.Request, res *Result, failover bool, err error, latency time.Duration) Decision {
 	// An oversized body stays 413: net/http may cancel the context of a
 	// request whose body was not read to its end.
@@ -81,7 +82,10 @@ func (m *middleware) decision(r *http.Request, res *Result, failover bool, err e
 	}
 	c := causeOf(err)
 	d := Decision{Admitted: err == nil || failover, Failover: failover, ReportOnly: m.reportOnly,
-		Reason: c.reason, Err: err, Result: res, Score: -1, Latency: latency}
+		Reason: c.reason, Result: res, Score: -1, Latency: latency}
+	if err != nil {
+		d.Err = &rejection{err: err, cause: c, hint: m.hint(r, c)}
+	}
 	if res != nil {
 		d.Score = res.Score
 	}
@@ -89,4 +93,37 @@ func (m *middleware) decision(r *http.Request, res *Result, failover bool, err e
 		d.Status = c.status
 	}
 	return d
+}
+
+// rejection is the error of a Decision: the cause, with its row of the table
+// of causes and what to tell the developer. errors.Is and errors.As see
+// through it; its text is the cause's, and the hint.
+type rejection struct {
+	err   error
+	cause *cause
+	hint  string // safe for the client: names what the middleware looked for
+}
+
+func (e *rejection) Error() string {
+	if e.hint == "" {
+		return e.err.Error()
+	}
+	return e.err.Error() + " (" + e.hint + ")"
+}
+
+func (e *rejection) Unwrap() error { return e.err }
+
+// hint says what a developer needs to fix a missing token: where the
+// middleware looked, and, on a GET or HEAD, how to protect only the form's
+// POST. Never the token or the key.
+func (m *middleware) hint(r *http.Request, c *cause) string {
+	if c.err != ErrTokenMissing {
+		return ""
+	}
+	h := fmt.Sprintf("looked for the form field or JSON member %q and the %s header", m.tokenField, m.headerName)
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		h += "; this is a " + r.Method + " request: to protect only the form's POST on this route, " +
+			"set Options.Skip to trustcaptcha.SkipSafeMethods"
+	}
+	return h
 }

@@ -196,10 +196,14 @@ var unknownCause = cause{nil, ReasonUnknown, ReasonCaptchaUnavailable, http.Stat
 // passedCause is the row of a nil error.
 var passedCause = cause{nil, ReasonPassed, ReasonPassed, http.StatusBadRequest, false, detailUnavailable}
 
-// causeOf returns the row of the table that explains err.
+// causeOf returns the row of the table that explains err: the row a
+// Decision's rejection carries, or the first row whose sentinel err wraps.
 func causeOf(err error) *cause {
 	if err == nil {
 		return &passedCause
+	}
+	if r, ok := err.(*rejection); ok {
+		return r.cause
 	}
 	for i := range causes {
 		if errors.Is(err, causes[i].err) {

@@ -128,7 +128,7 @@ func ExampleRequireCaptcha_chi() {
 	// Output:
 	// GET /contact 200 the form
 	// POST /contact 200 sent
-	// POST /api/signup 400 {"type":"https://pkg.go.dev/github.com/captchakit/trustcaptcha#Reason","title":"CAPTCHA verification failed","status":400,"detail":"The request carries no CAPTCHA verification token.","reason":"token-missing"}
+	// POST /api/signup 400 {"type":"https://pkg.go.dev/github.com/captchakit/trustcaptcha#Reason","title":"CAPTCHA verification failed","status":400,"detail":"The request carries no CAPTCHA verification token. The server looked for the form field or JSON member \"tc-verification-token\" and the X-TC-Verification-Token header.","reason":"token-missing"}
 }
 
 // Failing open during an API outage, at most 100 admissions a minute, and

@@ -142,8 +142,10 @@ type Options struct {
 	// rejected the key, the API answered outside the protocol, the
 	// ReplayStore failed, or a custom Verifier failed with an unknown
 	// error. Each reason is logged the first time, then at most once a
-	// minute with the number not logged meanwhile ("suppressed"). Nil means
-	// slog.Default(); to silence it use slog.New(slog.DiscardHandler).
+	// minute with the number not logged meanwhile ("suppressed"). Every
+	// rejection is logged at level Debug with its cause (for a missing
+	// token: where the middleware looked). Nil means slog.Default(); to
+	// silence it use slog.New(slog.DiscardHandler).
 	Logger *slog.Logger
 }
 
@@ -156,7 +158,8 @@ type middleware struct {
 	maxBody      int64
 	maxMultipart int64
 	tokenField   string
-	tokenHeader  string
+	tokenHeader  string       // canonical, for lookups
+	headerName   string       // as configured, for messages
 	jsonType     reflect.Type // see jsonTokenType
 	skip         func(*http.Request) bool
 	origins      map[string]bool
@@ -167,6 +170,27 @@ type middleware struct {
 	replay       ReplayStore // nil: single use is off
 	logger       *slog.Logger
 	opLog        operatorLog
+}
+
+// log tells the operator: an operator error at level Error (limited by
+// opLog), and every rejection at level Debug with its cause.
+func (m *middleware) log(r *http.Request, d Decision) {
+	if d.Err == nil {
+		return
+	}
+	ctx := r.Context()
+	if causeOf(d.Err).operator {
+		if ok, suppressed := m.opLog.allow(d.Reason); ok {
+			m.logger.LogAttrs(ctx, slog.LevelError, "trustcaptcha: CAPTCHA verification cannot work; check the configuration",
+				slog.String("reason", d.Reason), slog.String("error", d.Err.Error()),
+				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("suppressed", suppressed))
+		}
+	}
+	if !d.Admitted && m.logger.Enabled(ctx, slog.LevelDebug) {
+		m.logger.LogAttrs(ctx, slog.LevelDebug, "trustcaptcha: request rejected",
+			slog.String("reason", d.Reason), slog.String("error", d.Err.Error()),
+			slog.String("method", r.Method), slog.String("path", r.URL.Path))
+	}
 }
 
 // operatorLog limits the operator errors logged: the first of each reason,
@@ -243,6 +267,7 @@ func newMiddleware(o Options) *middleware {
 		maxMultipart: orDefault(o.MaxMultipartBytes, DefaultMaxMultipartBytes),
 		tokenField:   orDefault(o.TokenField, DefaultTokenField),
 		tokenHeader:  http.CanonicalHeaderKey(orDefault(o.TokenHeader, DefaultTokenHeader)),
+		headerName:   orDefault(o.TokenHeader, DefaultTokenHeader),
 		skip:         o.Skip,
 		matchIP:      o.MatchClientIP,
 		reportOnly:   o.ReportOnly,
@@ -313,14 +338,7 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 	if m.onDecision != nil {
 		m.onDecision(r, d)
 	}
-	if d.Err != nil && causeOf(d.Err).operator {
-		if ok, suppressed := m.opLog.allow(d.Reason); ok {
-			m.logger.LogAttrs(r.Context(), slog.LevelError, "trustcaptcha: CAPTCHA verification cannot work; check the configuration",
-				slog.String("reason", d.Reason), slog.String("error", d.Err.Error()),
-				slog.String("method", r.Method), slog.String("path", r.URL.Path),
-				slog.Int("suppressed", suppressed))
-		}
-	}
+	m.log(r, d)
 	// ReportOnly still enforces what cannot be handed on: an oversized body
 	// (it was not read whole) and a request nobody waits for.
 	enforced := !m.reportOnly || d.Status == http.StatusRequestEntityTooLarge || d.Reason == ReasonRequestCanceled

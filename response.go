@@ -22,10 +22,16 @@ func StatusCode(err error) int { return causeOf(err).status }
 // accepts JSON or sent JSON, and as text/plain otherwise. It never echoes the
 // token, the error's text or anything about the server's configuration: a
 // bad API key, an unexpected API answer and an outage all read
-// "captcha-unavailable" to the client. Custom handlers may call it; a nil err
-// is answered as captcha-unavailable.
+// "captcha-unavailable" to the client. For a missing token it names what the
+// middleware looked for (the form field or JSON member, and the header) and,
+// on a GET or HEAD, how to protect only the form's POST. Custom handlers may
+// call it; a nil err is answered as captcha-unavailable.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	c := causeOf(err)
+	detail := c.detail
+	if r, ok := err.(*rejection); ok && r.hint != "" {
+		detail += " The server " + r.hint + "."
+	}
 	reason := c.public
 	if err == nil {
 		reason = ReasonCaptchaUnavailable
@@ -43,11 +49,11 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 			Status int    `json:"status"`
 			Detail string `json:"detail"`
 			Reason string `json:"reason"`
-		}{ProblemType, title, c.status, c.detail, reason})
+		}{ProblemType, title, c.status, detail, reason})
 		body = append(body, '\n')
 		h.Set("Content-Type", "application/problem+json")
 	} else {
-		body = []byte(title + ": " + c.detail + " (" + reason + ")\n")
+		body = []byte(title + ": " + detail + " (" + reason + ")\n")
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 	}
 	h.Set("Cache-Control", "no-store")

@@ -103,20 +103,43 @@ func envOr(key, def string) string {
 	return def
 }
 
+// envOnly are the settings that have no flag (keys stay out of the
+// process list).
+var envOnly = [][2]string{
+	{"TRUSTCAPTCHA_API_KEY, TRUSTCAPTCHA_SITE_KEY", "use the real TrustCaptcha API and the real widget (default: the built-in fake API)"},
+	{"TRUSTCAPTCHA_API_HOST", "another API host: self-hosted, a proxy (default " + trustcaptcha.DefaultAPIHost + ")"},
+	{"REDIS_URL", "keep single-use claims and the failover budget in Redis, such as redis://127.0.0.1:6379/0"},
+}
+
 func parseConfig(args []string) (config, error) {
+	return parseConfigTo(args, os.Stderr)
+}
+
+// parseConfigTo parses args; -h writes the usage, with the environment
+// variables, to usage.
+func parseConfigTo(args []string, usage io.Writer) (config, error) {
 	fs := flag.NewFlagSet("example", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	fs.Usage = func() {
+		fmt.Fprintf(usage, "Usage: go run ./example [flags]\n\nFlags (each also set by the environment variable named):\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(usage, "\nEnvironment only:\n")
+		for _, e := range envOnly {
+			fmt.Fprintf(usage, "  %s\n    \t%s\n", e[0], e[1])
+		}
+	}
 	var cfg config
 	threshold, err := strconv.ParseFloat(envOr("TRUSTCAPTCHA_THRESHOLD", "0.5"), 64)
 	if err != nil {
 		return cfg, fmt.Errorf("TRUSTCAPTCHA_THRESHOLD: %w", err)
 	}
-	fs.StringVar(&cfg.Addr, "addr", envOr("ADDR", "127.0.0.1:8080"), "listen address")
-	fs.Float64Var(&cfg.Threshold, "threshold", threshold, "highest bot score admitted (0..1)")
-	fs.StringVar(&cfg.Failover, "failover", envOr("TRUSTCAPTCHA_FAILOVER", "closed"), "closed, open, limited (open, at most 10 a minute) or trust-client (limited, and admitting client-reported failover)")
-	fs.StringVar(&cfg.Widget, "widget", envOr("TRUSTCAPTCHA_WIDGET", "demo"), "demo (three buttons, no files needed) or real (the real widget from -widget-dir; always real with an API key)")
-	fs.StringVar(&cfg.WidgetDir, "widget-dir", os.Getenv("TRUSTCAPTCHA_WIDGET_DIR"), "folder of the real widget (dist/frontendlibrary); default: e2e/node_modules, where go test installs it")
-	fs.StringVar(&cfg.WidgetAPIURL, "widget-api-url", os.Getenv("TRUSTCAPTCHA_WIDGET_API_URL"), "api-url for the widget (default: the API the server uses)")
-	fs.BoolVar(&cfg.WidgetFailover, "widget-failover", os.Getenv("TRUSTCAPTCHA_WIDGET_FAILOVER") == "true", "let the widget make its own failover token when it cannot reach the API")
+	fs.StringVar(&cfg.Addr, "addr", envOr("ADDR", "127.0.0.1:8080"), "listen address [$ADDR]")
+	fs.Float64Var(&cfg.Threshold, "threshold", threshold, "highest bot score admitted (0..1) [$TRUSTCAPTCHA_THRESHOLD]")
+	fs.StringVar(&cfg.Failover, "failover", envOr("TRUSTCAPTCHA_FAILOVER", "closed"), "closed, open, limited (open, at most 10 a minute) or trust-client (limited, and admitting client-reported failover) [$TRUSTCAPTCHA_FAILOVER]")
+	fs.StringVar(&cfg.Widget, "widget", envOr("TRUSTCAPTCHA_WIDGET", "demo"), "demo (three buttons, no files needed) or real (the real widget from -widget-dir; always real with an API key) [$TRUSTCAPTCHA_WIDGET]")
+	fs.StringVar(&cfg.WidgetDir, "widget-dir", os.Getenv("TRUSTCAPTCHA_WIDGET_DIR"), "folder of the real widget (dist/frontendlibrary); default: e2e/node_modules, where go test installs it [$TRUSTCAPTCHA_WIDGET_DIR]")
+	fs.StringVar(&cfg.WidgetAPIURL, "widget-api-url", os.Getenv("TRUSTCAPTCHA_WIDGET_API_URL"), "api-url for the widget (default: the API the server uses) [$TRUSTCAPTCHA_WIDGET_API_URL]")
+	fs.BoolVar(&cfg.WidgetFailover, "widget-failover", os.Getenv("TRUSTCAPTCHA_WIDGET_FAILOVER") == "true", "let the widget make its own failover token when it cannot reach the API [$TRUSTCAPTCHA_WIDGET_FAILOVER=true]")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

@@ -79,8 +79,13 @@ func TestExampleFlags(t *testing.T) {
 
 	_, err = parseConfig([]string{"-widget", "nonsense"})
 	assert.ErrorContains(t, err, "want demo or real")
-	_, err = parseConfig([]string{"-h"})
+	var usage strings.Builder
+	_, err = parseConfigTo([]string{"-h"}, &usage)
 	assert.ErrorIs(t, err, flag.ErrHelp, "-h prints the usage; main exits 0 on it")
+	for _, env := range []string{"$ADDR", "$TRUSTCAPTCHA_FAILOVER", "$TRUSTCAPTCHA_WIDGET_DIR", "TRUSTCAPTCHA_API_KEY",
+		"TRUSTCAPTCHA_SITE_KEY", "TRUSTCAPTCHA_API_HOST", "REDIS_URL"} {
+		assert.Contains(t, usage.String(), env, "-h names every environment variable")
+	}
 
 	var out strings.Builder
 	err = run([]string{"-addr", "127.0.0.1:-1"}, &out)
