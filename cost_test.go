@@ -306,7 +306,7 @@ func TestOuterMaxBytesReaderIs413(t *testing.T) {
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, c.request())
 			assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code, rec.Body.String())
-			assert.Contains(t, rec.Body.String(), trustcaptcha.ReasonBodyTooLarge)
+			assert.Contains(t, rec.Body.String(), "body-too-large")
 			assert.False(t, s.ran)
 		})
 	}

@@ -98,32 +98,30 @@ var (
 	ErrFailoverLimitReached = errors.New("trustcaptcha: failover admission budget spent")
 )
 
-// Reason codes: stable, machine-readable strings for each cause. They appear
-// in the default problem+json response ("reason" member), in Decision.Reason,
-// and are returned by Reason and PublicReason.
+// The reason codes, documented on Reason.
 const (
-	ReasonPassed               = "passed"
-	ReasonTokenMissing         = "token-missing"
-	ReasonTokenInvalid         = "token-invalid"
-	ReasonTokenReused          = "token-reused"
-	ReasonReplayUnavailable    = "replay-check-unavailable"
-	ReasonAPIKeyInvalid        = "api-key-invalid"
-	ReasonVerificationNotFound = "verification-not-found"
-	ReasonNotFinished          = "verification-not-finished"
-	ReasonResultExpired        = "result-expired"
-	ReasonRetrievalLimit       = "retrieval-limit-reached"
-	ReasonClientFailover       = "client-failover-unconfirmed"
-	ReasonServerUnreachable    = "server-unreachable"
-	ReasonFailoverLimit        = "failover-limit-reached"
-	ReasonUnexpectedResponse   = "unexpected-response"
-	ReasonVerificationFailed   = "verification-failed"
-	ReasonScoreTooHigh         = "score-too-high"
-	ReasonBodyTooLarge         = "body-too-large"
-	ReasonOriginNotAllowed     = "origin-not-allowed"
-	ReasonIPMismatch           = "ip-mismatch"
-	ReasonRequestCanceled      = "request-canceled"
-	ReasonCaptchaUnavailable   = "captcha-unavailable"
-	ReasonUnknown              = "unknown"
+	reasonPassed               = "passed"
+	reasonTokenMissing         = "token-missing"
+	reasonTokenInvalid         = "token-invalid"
+	reasonTokenReused          = "token-reused"
+	reasonReplayUnavailable    = "replay-check-unavailable"
+	reasonAPIKeyInvalid        = "api-key-invalid"
+	reasonVerificationNotFound = "verification-not-found"
+	reasonNotFinished          = "verification-not-finished"
+	reasonResultExpired        = "result-expired"
+	reasonRetrievalLimit       = "retrieval-limit-reached"
+	reasonClientFailover       = "client-failover-unconfirmed"
+	reasonServerUnreachable    = "server-unreachable"
+	reasonFailoverLimit        = "failover-limit-reached"
+	reasonUnexpectedResponse   = "unexpected-response"
+	reasonVerificationFailed   = "verification-failed"
+	reasonScoreTooHigh         = "score-too-high"
+	reasonBodyTooLarge         = "body-too-large"
+	reasonOriginNotAllowed     = "origin-not-allowed"
+	reasonIPMismatch           = "ip-mismatch"
+	reasonRequestCanceled      = "request-canceled"
+	reasonCaptchaUnavailable   = "captcha-unavailable"
+	reasonUnknown              = "unknown"
 )
 
 // The client-facing explanations; the operator's causes all share one.
@@ -147,54 +145,54 @@ type cause struct {
 // sentinel err wraps wins, so a more specific cause comes before the causes
 // its errors also wrap (a spent failover budget before the outage it wraps).
 var causes = []cause{
-	{ErrBodyTooLarge, ReasonBodyTooLarge, ReasonBodyTooLarge, http.StatusRequestEntityTooLarge, false,
+	{ErrBodyTooLarge, reasonBodyTooLarge, reasonBodyTooLarge, http.StatusRequestEntityTooLarge, false,
 		"The request body is too large."},
-	{ErrTokenMissing, ReasonTokenMissing, ReasonTokenMissing, http.StatusBadRequest, false,
+	{ErrTokenMissing, reasonTokenMissing, reasonTokenMissing, http.StatusBadRequest, false,
 		"The request carries no CAPTCHA verification token."},
-	{ErrTokenInvalid, ReasonTokenInvalid, ReasonTokenInvalid, http.StatusBadRequest, false,
+	{ErrTokenInvalid, reasonTokenInvalid, reasonTokenInvalid, http.StatusBadRequest, false,
 		"The CAPTCHA verification token is malformed."},
-	{ErrTokenReused, ReasonTokenReused, ReasonTokenReused, http.StatusBadRequest, false,
+	{ErrTokenReused, reasonTokenReused, reasonTokenReused, http.StatusBadRequest, false,
 		"This CAPTCHA was already used. " + detailSolveAgain},
-	{ErrReplayCheckUnavailable, ReasonReplayUnavailable, ReasonCaptchaUnavailable, http.StatusBadRequest, true,
+	{ErrReplayCheckUnavailable, reasonReplayUnavailable, reasonCaptchaUnavailable, http.StatusBadRequest, true,
 		detailUnavailable},
-	{ErrAPIKeyInvalid, ReasonAPIKeyInvalid, ReasonCaptchaUnavailable, http.StatusBadRequest, true,
+	{ErrAPIKeyInvalid, reasonAPIKeyInvalid, reasonCaptchaUnavailable, http.StatusBadRequest, true,
 		detailUnavailable},
-	{ErrVerificationNotFound, ReasonVerificationNotFound, ReasonVerificationNotFound, http.StatusBadRequest, false,
+	{ErrVerificationNotFound, reasonVerificationNotFound, reasonVerificationNotFound, http.StatusBadRequest, false,
 		"The CAPTCHA verification is unknown. " + detailSolveAgain},
-	{ErrVerificationNotFinished, ReasonNotFinished, ReasonNotFinished, http.StatusBadRequest, false,
+	{ErrVerificationNotFinished, reasonNotFinished, reasonNotFinished, http.StatusBadRequest, false,
 		"The CAPTCHA has not been completed yet."},
-	{ErrResultExpired, ReasonResultExpired, ReasonResultExpired, http.StatusBadRequest, false,
+	{ErrResultExpired, reasonResultExpired, reasonResultExpired, http.StatusBadRequest, false,
 		"The CAPTCHA verification has expired. " + detailSolveAgain},
-	{ErrRetrievalLimitReached, ReasonRetrievalLimit, ReasonRetrievalLimit, http.StatusBadRequest, false,
+	{ErrRetrievalLimitReached, reasonRetrievalLimit, reasonRetrievalLimit, http.StatusBadRequest, false,
 		"This CAPTCHA verification was already used. " + detailSolveAgain},
-	{ErrFailoverLimitReached, ReasonFailoverLimit, ReasonCaptchaUnavailable, http.StatusBadRequest, false,
+	{ErrFailoverLimitReached, reasonFailoverLimit, reasonCaptchaUnavailable, http.StatusBadRequest, false,
 		detailUnavailable},
-	{ErrClientReportedFailover, ReasonClientFailover, ReasonClientFailover, http.StatusBadRequest, false,
+	{ErrClientReportedFailover, reasonClientFailover, reasonClientFailover, http.StatusBadRequest, false,
 		"The CAPTCHA could not be verified. Please try again."},
-	{ErrServerUnreachable, ReasonServerUnreachable, ReasonCaptchaUnavailable, http.StatusBadRequest, false,
+	{ErrServerUnreachable, reasonServerUnreachable, reasonCaptchaUnavailable, http.StatusBadRequest, false,
 		detailUnavailable},
-	{ErrUnexpectedResponse, ReasonUnexpectedResponse, ReasonCaptchaUnavailable, http.StatusBadRequest, true,
+	{ErrUnexpectedResponse, reasonUnexpectedResponse, reasonCaptchaUnavailable, http.StatusBadRequest, true,
 		detailUnavailable},
-	{ErrVerificationFailed, ReasonVerificationFailed, ReasonVerificationFailed, http.StatusBadRequest, false,
+	{ErrVerificationFailed, reasonVerificationFailed, reasonVerificationFailed, http.StatusBadRequest, false,
 		detailNotPassed},
-	{ErrScoreTooHigh, ReasonScoreTooHigh, ReasonScoreTooHigh, http.StatusBadRequest, false,
+	{ErrScoreTooHigh, reasonScoreTooHigh, reasonScoreTooHigh, http.StatusBadRequest, false,
 		detailNotPassed},
-	{ErrOriginNotAllowed, ReasonOriginNotAllowed, ReasonOriginNotAllowed, http.StatusBadRequest, false,
+	{ErrOriginNotAllowed, reasonOriginNotAllowed, reasonOriginNotAllowed, http.StatusBadRequest, false,
 		"The CAPTCHA was solved on a site that is not accepted here."},
-	{ErrIPMismatch, ReasonIPMismatch, ReasonIPMismatch, http.StatusBadRequest, false,
+	{ErrIPMismatch, reasonIPMismatch, reasonIPMismatch, http.StatusBadRequest, false,
 		"The CAPTCHA was solved from another network address."},
-	{context.Canceled, ReasonRequestCanceled, ReasonRequestCanceled, http.StatusBadRequest, false,
+	{context.Canceled, reasonRequestCanceled, reasonRequestCanceled, http.StatusBadRequest, false,
 		"The request was canceled or timed out before the CAPTCHA was verified."},
-	{context.DeadlineExceeded, ReasonRequestCanceled, ReasonRequestCanceled, http.StatusBadRequest, false,
+	{context.DeadlineExceeded, reasonRequestCanceled, reasonRequestCanceled, http.StatusBadRequest, false,
 		"The request was canceled or timed out before the CAPTCHA was verified."},
 }
 
 // unknownCause is an error that wraps none of the sentinels (a custom
 // Verifier's own error): the operator's business, unavailable to the client.
-var unknownCause = cause{nil, ReasonUnknown, ReasonCaptchaUnavailable, http.StatusBadRequest, true, detailUnavailable}
+var unknownCause = cause{nil, reasonUnknown, reasonCaptchaUnavailable, http.StatusBadRequest, true, detailUnavailable}
 
 // passedCause is the row of a nil error.
-var passedCause = cause{nil, ReasonPassed, ReasonPassed, http.StatusBadRequest, false, detailUnavailable}
+var passedCause = cause{nil, reasonPassed, reasonPassed, http.StatusBadRequest, false, detailUnavailable}
 
 // causeOf returns the row of the table that explains err: the row a
 // Decision's rejection carries, or the first row whose sentinel err wraps.
@@ -213,15 +211,41 @@ func causeOf(err error) *cause {
 	return &unknownCause
 }
 
-// Reason returns the stable reason code of err: one of the Reason* constants.
-// A nil error is ReasonPassed; an error that wraps none of this package's
-// sentinels (say, from a custom Verifier) is ReasonUnknown.
+// Reason returns the stable, machine-readable reason code of err, as
+// Decision.Reason and the "reason" member of the default problem+json
+// response carry it. Match causes in code with errors.Is and the sentinel;
+// the codes are for logs, metrics and clients:
+//
+//	passed                       nil: admitted
+//	token-missing                ErrTokenMissing: no token in the header, form field or JSON member
+//	token-invalid                ErrTokenInvalid: not the widget's format, or two different tokens
+//	token-reused                 ErrTokenReused: the verification already admitted a request
+//	verification-failed          ErrVerificationFailed: the API says it did not pass
+//	score-too-high               ErrScoreTooHigh: bot score above Options.Threshold
+//	verification-not-found       ErrVerificationNotFound: API 404
+//	verification-not-finished    ErrVerificationNotFinished: API 423
+//	result-expired               ErrResultExpired: API 410
+//	retrieval-limit-reached      ErrRetrievalLimitReached: API 429
+//	client-failover-unconfirmed  ErrClientReportedFailover: API 412, not admitted by the policy
+//	origin-not-allowed           ErrOriginNotAllowed: not in Options.AllowedOrigins
+//	ip-mismatch                  ErrIPMismatch: Options.MatchClientIP, another address solved it
+//	body-too-large               ErrBodyTooLarge: over a size limit (the status is 413)
+//	request-canceled             context.Canceled, context.DeadlineExceeded: the client went away
+//	server-unreachable           ErrServerUnreachable (ErrBreakerOpen, ErrInFlightLimit): an outage
+//	failover-limit-reached       ErrFailoverLimitReached: the failover budget is spent
+//	api-key-invalid              ErrAPIKeyInvalid: API 403, your key (logged as an error)
+//	unexpected-response          ErrUnexpectedResponse: outside the protocol (logged as an error)
+//	replay-check-unavailable     ErrReplayCheckUnavailable: the ReplayStore failed (logged as an error)
+//	unknown                      none: a custom Verifier's error (logged as an error)
+//
+// The last six are the operator's business: PublicReason shows them to a
+// client as captcha-unavailable.
 func Reason(err error) string { return causeOf(err).reason }
 
 // PublicReason returns the reason code of err that is safe to show a client:
 // Reason(err), except that causes which are the operator's business (a bad
 // key, an API answer outside the protocol, an outage, a spent failover budget,
-// a failed replay store, an unknown error) all read ReasonCaptchaUnavailable,
+// a failed replay store, an unknown error) all read "captcha-unavailable",
 // so a client learns nothing about the server's configuration. A nil error is
-// ReasonPassed. DefaultErrorHandler shows it.
+// "passed". DefaultErrorHandler shows it.
 func PublicReason(err error) string { return causeOf(err).public }

@@ -341,7 +341,7 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 	m.log(r, d)
 	// ReportOnly still enforces what cannot be handed on: an oversized body
 	// (it was not read whole) and a request nobody waits for.
-	enforced := !m.reportOnly || d.Status == http.StatusRequestEntityTooLarge || d.Reason == ReasonRequestCanceled
+	enforced := !m.reportOnly || d.Status == http.StatusRequestEntityTooLarge || d.Reason == reasonRequestCanceled
 	if !d.Admitted && enforced {
 		m.errorHandler(w, r, d.Err)
 		return

@@ -107,11 +107,11 @@ func TestTokenExtraction(t *testing.T) {
 				tokHuman,
 				"tc-verification-token",
 				tokBot,
-			)}, wantStatus: 400, wantReason: trustcaptcha.ReasonTokenInvalid},
+			)}, wantStatus: 400, wantReason: "token-invalid"},
 		{reqCase: reqCase{name: "urlencoded without token", contentType: "application/x-www-form-urlencoded",
-			body: form("name", "Ada")}, wantStatus: 400, wantReason: trustcaptcha.ReasonTokenMissing},
+			body: form("name", "Ada")}, wantStatus: 400, wantReason: "token-missing"},
 		{reqCase: reqCase{name: "urlencoded malformed", contentType: "application/x-www-form-urlencoded",
-			body: "tc-verification-token=%zz&x"}, wantStatus: 400, wantReason: trustcaptcha.ReasonTokenMissing},
+			body: "tc-verification-token=%zz&x"}, wantStatus: 400, wantReason: "token-missing"},
 		{reqCase: reqCase{name: "multipart with a file", contentType: mpType, body: mp}, wantStatus: 204, wantCalls: 1,
 			check: func(t *testing.T, s seen) {
 				assert.Equal(t, "Ada", s.name)
@@ -120,12 +120,12 @@ func TestTokenExtraction(t *testing.T) {
 		{
 			reqCase:    reqCase{name: "multipart without token", contentType: mpNoneType, body: mpNone},
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonTokenMissing,
+			wantReason: "token-missing",
 		},
 		{
 			reqCase:    reqCase{name: "multipart without boundary", contentType: "multipart/form-data", body: mp},
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonTokenMissing,
+			wantReason: "token-missing",
 		},
 		{reqCase: reqCase{name: "JSON", contentType: "application/json", body: jsonBody}, wantStatus: 204, wantCalls: 1,
 			check: func(t *testing.T, s seen) {
@@ -152,26 +152,26 @@ func TestTokenExtraction(t *testing.T) {
 			wantStatus: 204, wantCalls: 1},
 		{reqCase: reqCase{name: "JSON two different tokens", contentType: "application/json",
 			body: `{"tc-verification-token":"` + tokHuman + `","tc-verification-token":"` + tokBot + `"}`},
-			wantStatus: 400, wantReason: trustcaptcha.ReasonTokenInvalid},
+			wantStatus: 400, wantReason: "token-invalid"},
 		{reqCase: reqCase{name: "JSON key in upper case", contentType: "application/json",
 			body: `{"TC-VERIFICATION-TOKEN":"` + tokHuman + `"}`}, wantStatus: 204, wantCalls: 1},
 		{reqCase: reqCase{name: "JSON key with the Kelvin sign", contentType: "application/json",
 			body: `{"tc-verification-to\u212Aen":"` + tokHuman + `"}`}, wantStatus: 204, wantCalls: 1},
 		{reqCase: reqCase{name: "JSON two spellings, two tokens", contentType: "application/json",
 			body: `{"tc-verification-token":"` + tokHuman + `","Tc-Verification-Token":"` + tokBot + `"}`},
-			wantStatus: 400, wantReason: trustcaptcha.ReasonTokenInvalid},
+			wantStatus: 400, wantReason: "token-invalid"},
 		{reqCase: reqCase{name: "JSON token nested only", contentType: "application/json",
 			body: `{"data":{"tc-verification-token":"` + tokHuman + `"}}`},
-			wantStatus: 400, wantReason: trustcaptcha.ReasonTokenMissing},
+			wantStatus: 400, wantReason: "token-missing"},
 		{reqCase: reqCase{name: "JSON token not a string", contentType: "application/json",
-			body: `{"tc-verification-token":123}`}, wantStatus: 400, wantReason: trustcaptcha.ReasonTokenMissing},
+			body: `{"tc-verification-token":123}`}, wantStatus: 400, wantReason: "token-missing"},
 		{reqCase: reqCase{name: "JSON token an object", contentType: "application/json",
 			body: `{"tc-verification-token":{"t":"` + tokHuman + `"}}`},
-			wantStatus: 400, wantReason: trustcaptcha.ReasonTokenMissing},
+			wantStatus: 400, wantReason: "token-missing"},
 		{
 			reqCase:    reqCase{name: "JSON array", contentType: "application/json", body: `["` + tokHuman + `"]`},
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonTokenMissing,
+			wantReason: "token-missing",
 		},
 		{
 			reqCase: reqCase{
@@ -180,7 +180,7 @@ func TestTokenExtraction(t *testing.T) {
 				body:        `{"tc-verification-token":"` + tokHuman + `"`,
 			},
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonTokenMissing,
+			wantReason: "token-missing",
 		},
 		{
 			reqCase: reqCase{
@@ -189,7 +189,7 @@ func TestTokenExtraction(t *testing.T) {
 				body:        `{"tc-verification-token":"` + tokHuman + `"} {}`,
 			},
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonTokenMissing,
+			wantReason: "token-missing",
 		},
 		{
 			reqCase: reqCase{
@@ -197,22 +197,22 @@ func TestTokenExtraction(t *testing.T) {
 				target: "/contact?tc-verification-token=" + url.QueryEscape(tokHuman),
 			},
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonTokenMissing,
+			wantReason: "token-missing",
 		},
 		{
 			reqCase:    reqCase{name: "text/plain", contentType: "text/plain", body: tokHuman},
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonTokenMissing,
+			wantReason: "token-missing",
 		},
 		{
 			reqCase:    reqCase{name: "no Content-Type", body: form("tc-verification-token", tokHuman)},
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonTokenMissing,
+			wantReason: "token-missing",
 		},
 		{
 			reqCase:    reqCase{name: "GET without anything", method: http.MethodGet},
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonTokenMissing,
+			wantReason: "token-missing",
 		},
 		{
 			reqCase: reqCase{
@@ -220,7 +220,7 @@ func TestTokenExtraction(t *testing.T) {
 				header: map[string]string{"X-TC-Verification-Token": "not-base64!"},
 			},
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonTokenInvalid,
+			wantReason: "token-invalid",
 			wantCalls:  1,
 		},
 	}
@@ -239,8 +239,8 @@ func TestTokenExtraction(t *testing.T) {
 			if tc.wantReason != "" {
 				assert.Equal(t, tc.wantReason, problem(t, rec).Reason)
 			}
-			if tc.wantReason == trustcaptcha.ReasonTokenMissing ||
-				tc.wantReason == trustcaptcha.ReasonTokenInvalid && tc.wantCalls == 0 {
+			if tc.wantReason == "token-missing" ||
+				tc.wantReason == "token-invalid" && tc.wantCalls == 0 {
 				assert.Zero(t, v.calls.Load(), "no token, no API call")
 			} else {
 				assert.Equal(t, tc.wantCalls, v.calls.Load())
@@ -369,7 +369,7 @@ func TestBodyLimits(t *testing.T) {
 			assert.Equal(t, tc.wantStatus == 204, s.ran)
 			if tc.wantStatus == 413 {
 				assert.Zero(t, v.calls.Load())
-				assert.Contains(t, rec.Body.String(), trustcaptcha.ReasonBodyTooLarge)
+				assert.Contains(t, rec.Body.String(), "body-too-large")
 			}
 			if strings.HasPrefix(tc.ct, "multipart/") && s.ran {
 				assert.Equal(t, strings.Repeat("f", 4096), s.file)
@@ -393,7 +393,7 @@ func TestDecisions(t *testing.T) {
 	}{
 		{name: "human passes", token: tokHuman, wantStatus: 204},
 		{name: "score at the threshold passes", token: tokEdge, wantStatus: 204},
-		{name: "bot rejected", token: tokBot, wantStatus: 400, wantReason: trustcaptcha.ReasonScoreTooHigh},
+		{name: "bot rejected", token: tokBot, wantStatus: 400, wantReason: "score-too-high"},
 		{
 			name:       "bot admitted by a lenient threshold",
 			token:      tokBot,
@@ -405,81 +405,81 @@ func TestDecisions(t *testing.T) {
 			token:      tokEdge,
 			opts:       trustcaptcha.Options{Threshold: 0.3},
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonScoreTooHigh,
+			wantReason: "score-too-high",
 		},
 		{
 			name:       "failed verification rejected",
 			token:      tokFailed,
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonVerificationFailed,
+			wantReason: "verification-failed",
 		},
 		{
 			name:       "failed verification even at threshold 1",
 			token:      tokFailed,
 			opts:       trustcaptcha.Options{Threshold: 1},
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonVerificationFailed,
+			wantReason: "verification-failed",
 		},
 		{
 			name:       "unknown verification",
 			token:      tokenFor(someID),
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonVerificationNotFound,
+			wantReason: "verification-not-found",
 		},
 		{
 			name:       "not finished",
 			verifyErr:  trustcaptcha.ErrVerificationNotFinished,
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonNotFinished,
+			wantReason: "verification-not-finished",
 		},
 		{
 			name:       "expired",
 			verifyErr:  trustcaptcha.ErrResultExpired,
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonResultExpired,
+			wantReason: "result-expired",
 		},
 		{
 			name:       "retrieval limit",
 			verifyErr:  trustcaptcha.ErrRetrievalLimitReached,
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonRetrievalLimit,
+			wantReason: "retrieval-limit-reached",
 		},
 		{
 			name:       "retrieval limit never fails open",
 			verifyErr:  trustcaptcha.ErrRetrievalLimitReached,
 			opts:       trustcaptcha.Options{Failover: trustcaptcha.FailOpenTrustingClientFailover},
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonRetrievalLimit,
+			wantReason: "retrieval-limit-reached",
 		},
 		{
 			name:       "bad key rejected, vaguely",
 			verifyErr:  trustcaptcha.ErrAPIKeyInvalid,
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonCaptchaUnavailable,
+			wantReason: "captcha-unavailable",
 		},
 		{
 			name:       "bad key never fails open",
 			verifyErr:  trustcaptcha.ErrAPIKeyInvalid,
 			opts:       trustcaptcha.Options{Failover: trustcaptcha.FailOpenTrustingClientFailover},
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonCaptchaUnavailable,
+			wantReason: "captcha-unavailable",
 		},
 		{
 			name:       "unexpected answer never fails open",
 			verifyErr:  trustcaptcha.ErrUnexpectedResponse,
 			opts:       trustcaptcha.Options{Failover: trustcaptcha.FailOpen},
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonCaptchaUnavailable,
+			wantReason: "captcha-unavailable",
 		},
 		{name: "custom policy never sees a bad key", verifyErr: trustcaptcha.ErrAPIKeyInvalid,
 			opts: trustcaptcha.Options{
 				Failover: trustcaptcha.FailoverFunc(func(*http.Request, error) bool { return true }),
-			}, wantStatus: 400, wantReason: trustcaptcha.ReasonCaptchaUnavailable},
+			}, wantStatus: 400, wantReason: "captcha-unavailable"},
 		{
 			name:       "unreachable fails closed by default",
 			verifyErr:  unreachable,
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonCaptchaUnavailable,
+			wantReason: "captcha-unavailable",
 		},
 		{
 			name:         "unreachable admitted by FailOpen",
@@ -499,14 +499,14 @@ func TestDecisions(t *testing.T) {
 			name:       "client failover rejected by default",
 			verifyErr:  clientFailover,
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonClientFailover,
+			wantReason: "client-failover-unconfirmed",
 		},
 		{
 			name:       "client failover not admitted by FailOpen",
 			verifyErr:  clientFailover,
 			opts:       trustcaptcha.Options{Failover: trustcaptcha.FailOpen},
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonClientFailover,
+			wantReason: "client-failover-unconfirmed",
 		},
 		{
 			name:         "client failover admitted when trusted",
@@ -522,15 +522,15 @@ func TestDecisions(t *testing.T) {
 				return errors.Is(err, trustcaptcha.ErrClientReportedFailover) && r.Header.Get("X-Logged-In") == "yes"
 			})},
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonClientFailover,
+			wantReason: "client-failover-unconfirmed",
 		},
 		{
 			name:       "unknown verifier error",
 			verifyErr:  errors.New("database down"),
 			wantStatus: 400,
-			wantReason: trustcaptcha.ReasonCaptchaUnavailable,
+			wantReason: "captcha-unavailable",
 		},
-		{name: "token missing", token: "-", wantStatus: 400, wantReason: trustcaptcha.ReasonTokenMissing},
+		{name: "token missing", token: "-", wantStatus: 400, wantReason: "token-missing"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -677,7 +677,7 @@ func TestRejectionResponse(t *testing.T) {
 			assert.Equal(t, 400, rec.Code)
 			assert.Equal(t, tc.wantType, rec.Header().Get("Content-Type"))
 			assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
-			assert.Contains(t, rec.Body.String(), trustcaptcha.ReasonScoreTooHigh)
+			assert.Contains(t, rec.Body.String(), "score-too-high")
 			assert.NotContains(t, rec.Body.String(), tokBot)
 			assert.NotContains(t, rec.Body.String(), "0.90", "the score is not told to the client")
 		})
@@ -714,7 +714,7 @@ func TestOperatorErrorsAreLoggedNotShown(t *testing.T) {
 	assert.Equal(t, 400, rec.Code)
 	assert.NotContains(t, rec.Body.String(), "key")
 	assert.Contains(t, logs.String(), "level=ERROR")
-	assert.Contains(t, logs.String(), trustcaptcha.ReasonAPIKeyInvalid)
+	assert.Contains(t, logs.String(), "api-key-invalid")
 	assert.NotContains(t, logs.String(), tokHuman)
 
 	// A client mistake is not the operator's problem: nothing logged.
@@ -740,7 +740,7 @@ func TestAllowedOrigins(t *testing.T) {
 		rec := send(h, tokHuman)
 		assert.Equal(t, tc.want, rec.Code, "%v", tc.origins)
 		if tc.want == 400 {
-			assert.Contains(t, rec.Body.String(), trustcaptcha.ReasonOriginNotAllowed)
+			assert.Contains(t, rec.Body.String(), "origin-not-allowed")
 		}
 	}
 }
@@ -800,7 +800,7 @@ func TestClientGoneStopsTheRequest(t *testing.T) {
 	go func() { <-started; cancel() }()
 	h.ServeHTTP(httptest.NewRecorder(), r)
 	assert.False(t, s.ran, "the next handler ran for a client that went away")
-	assert.Equal(t, trustcaptcha.ReasonRequestCanceled, d.Reason)
+	assert.Equal(t, "request-canceled", d.Reason)
 	assert.ErrorIs(t, d.Err, context.Canceled)
 }
 
@@ -819,7 +819,7 @@ func TestReportOnly(t *testing.T) {
 	assert.False(t, s.hasResult, "a result that would be rejected is not offered as passed")
 	assert.False(t, s.decision.Admitted)
 	assert.True(t, s.decision.ReportOnly)
-	assert.Equal(t, trustcaptcha.ReasonScoreTooHigh, s.decision.Reason)
+	assert.Equal(t, "score-too-high", s.decision.Reason)
 	assert.Equal(t, 0.9, s.decision.Score)
 	assert.Equal(t, 400, s.decision.Status)
 
@@ -830,7 +830,7 @@ func TestReportOnly(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), r)
 	assert.True(t, s.ran)
 	assert.Equal(t, `{"a":1}`, s.body)
-	assert.Equal(t, trustcaptcha.ReasonTokenMissing, s.decision.Reason)
+	assert.Equal(t, "token-missing", s.decision.Reason)
 
 	// An oversized body still gets 413: it cannot be handed on.
 	s = seen{}
@@ -853,13 +853,13 @@ func TestOnDecisionEvents(t *testing.T) {
 	}
 	require.Len(t, got, 2)
 	assert.True(t, got[0].Admitted)
-	assert.Equal(t, trustcaptcha.ReasonPassed, got[0].Reason)
+	assert.Equal(t, "passed", got[0].Reason)
 	assert.NoError(t, got[0].Err)
 	assert.Equal(t, 0.1, got[0].Score)
 	assert.Zero(t, got[0].Status)
 	assert.Positive(t, got[0].Latency)
 	assert.False(t, got[1].Admitted)
-	assert.Equal(t, trustcaptcha.ReasonScoreTooHigh, got[1].Reason)
+	assert.Equal(t, "score-too-high", got[1].Reason)
 	assert.ErrorIs(t, got[1].Err, trustcaptcha.ErrScoreTooHigh)
 	assert.Equal(t, 400, got[1].Status)
 	for _, d := range got {
@@ -926,7 +926,7 @@ func TestMatchClientIP(t *testing.T) {
 			h.ServeHTTP(rec, r)
 			assert.Equal(t, tc.want, rec.Code)
 			if tc.want == 400 {
-				assert.Contains(t, rec.Body.String(), trustcaptcha.ReasonIPMismatch)
+				assert.Contains(t, rec.Body.String(), "ip-mismatch")
 			}
 		})
 	}
@@ -1033,7 +1033,7 @@ func runRouterChecks(t *testing.T, base string, api *trustcaptchatest.Server) {
 		`{"email":"bot@example.com","tc-verification-token":"`+api.Failed()+`"}`,
 	)
 	assert.Equal(t, 400, code)
-	assert.Contains(t, body, `"reason":"`+trustcaptcha.ReasonVerificationFailed+`"`)
+	assert.Contains(t, body, `"reason":"`+"verification-failed"+`"`)
 }
 
 func TestFullStackFailover(t *testing.T) {
@@ -1150,7 +1150,7 @@ func TestOutageThroughTheMiddleware(t *testing.T) {
 	}
 	require.Len(t, decisions, 6)
 	for i, d := range decisions {
-		assert.Equal(t, trustcaptcha.ReasonServerUnreachable, d.Reason)
+		assert.Equal(t, "server-unreachable", d.Reason)
 		assert.True(t, d.Failover)
 		assert.Equal(t, i >= 3, errors.Is(d.Err, trustcaptcha.ErrBreakerOpen), "request %d", i)
 		if i < 3 {
@@ -1235,6 +1235,6 @@ func TestLimitFailoverAsksItsPolicyOnce(t *testing.T) {
 		send(h, tokenFor(freshID()))
 	}
 	assert.Equal(t, int64(3), asked.Load(), "one question per request")
-	assert.Equal(t, []string{trustcaptcha.ReasonClientFailover, trustcaptcha.ReasonFailoverLimit,
-		trustcaptcha.ReasonFailoverLimit}, reasons)
+	assert.Equal(t, []string{"client-failover-unconfirmed", "failover-limit-reached",
+		"failover-limit-reached"}, reasons)
 }

@@ -51,7 +51,7 @@ func TestSingleUse(t *testing.T) {
 		assert.Equal(t, http.StatusNoContent, send(h, tok).Code)
 		rec := send(h, tok)
 		assert.Equal(t, http.StatusBadRequest, rec.Code)
-		assert.Contains(t, rec.Body.String(), trustcaptcha.ReasonTokenReused)
+		assert.Contains(t, rec.Body.String(), "token-reused")
 	})
 
 	t.Run("the same verification re-encoded is rejected", func(t *testing.T) {
@@ -108,7 +108,7 @@ func TestSingleUse(t *testing.T) {
 		assert.Equal(t, http.StatusNoContent, send(h, tok).Code)
 		assert.True(t, s.ran)
 		assert.False(t, s.decision.Admitted)
-		assert.Equal(t, trustcaptcha.ReasonTokenReused, s.decision.Reason)
+		assert.Equal(t, "token-reused", s.decision.Reason)
 		assert.False(t, s.hasResult, "a reused result is not offered as passed")
 	})
 
@@ -133,7 +133,7 @@ func TestSingleUseDuringFailover(t *testing.T) {
 	assert.Equal(t, http.StatusNoContent, send(h, tok).Code, "admitted on failover")
 	rec := send(h, tok)
 	assert.Equal(t, http.StatusBadRequest, rec.Code, "a failover admission is single use too")
-	assert.Contains(t, rec.Body.String(), trustcaptcha.ReasonTokenReused)
+	assert.Contains(t, rec.Body.String(), "token-reused")
 	parsed, _ := trustcaptcha.ParseToken(tok)
 	assert.Equal(t, parsed.VerificationID, store.ids[0], "without a result the token's verification is claimed")
 	assert.WithinDuration(t, time.Now().Add(15*time.Minute), store.expiry[0], time.Minute)
@@ -170,9 +170,9 @@ func TestReplayStoreErrorRejects(t *testing.T) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, r)
 		assert.Equal(t, http.StatusBadRequest, rec.Code)
-		assert.Equal(t, trustcaptcha.ReasonCaptchaUnavailable, problem(t, rec).Reason, "the client learns nothing")
+		assert.Equal(t, "captcha-unavailable", problem(t, rec).Reason, "the client learns nothing")
 		assert.NotContains(t, rec.Body.String(), "redis")
-		assert.Equal(t, trustcaptcha.ReasonReplayUnavailable, d.Reason)
+		assert.Equal(t, "replay-check-unavailable", d.Reason)
 		assert.ErrorIs(t, d.Err, trustcaptcha.ErrReplayCheckUnavailable)
 		assert.Contains(t, logs.String(), "level=ERROR", "the operator is told")
 	}
@@ -271,6 +271,6 @@ func TestLimitFailoverSharedCounterErrorAdmitsNothing(t *testing.T) {
 		OnDecision: func(_ *http.Request, dd trustcaptcha.Decision) { d = dd },
 	})(probe(&seen{}))
 	assert.Equal(t, http.StatusBadRequest, send(h, tokenFor(freshID())).Code)
-	assert.Equal(t, trustcaptcha.ReasonFailoverLimit, d.Reason)
+	assert.Equal(t, "failover-limit-reached", d.Reason)
 	assert.ErrorIs(t, d.Err, trustcaptcha.ErrServerUnreachable, "the outage cause is kept")
 }

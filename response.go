@@ -34,7 +34,7 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	reason := c.public
 	if err == nil {
-		reason = ReasonCaptchaUnavailable
+		reason = reasonCaptchaUnavailable
 	}
 	title := "CAPTCHA verification failed"
 	if c.status == http.StatusRequestEntityTooLarge {

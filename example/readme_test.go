@@ -36,7 +36,7 @@ func TestREADMEGoBlocksCompile(t *testing.T) {
 		t.Fatal("the go command is needed to build the README's blocks")
 	}
 	blocks := goBlocks(t)
-	require.GreaterOrEqual(t, len(blocks), 7, "the README's Go blocks")
+	require.GreaterOrEqual(t, len(blocks), 4, "the README's Go blocks (a broken pattern finds none)")
 	wd, err := os.Getwd()
 	require.NoError(t, err)
 	tmp := t.TempDir()

@@ -269,11 +269,11 @@ func TestRequestHelpers(t *testing.T) {
 		reason string
 	}{
 		{trustcaptchatest.Human, closed, http.StatusNoContent, ""},
-		{trustcaptchatest.Bot, closed, http.StatusBadRequest, trustcaptcha.ReasonScoreTooHigh},
-		{trustcaptchatest.Failed, closed, http.StatusBadRequest, trustcaptcha.ReasonVerificationFailed},
-		{trustcaptchatest.Unreachable, closed, http.StatusBadRequest, trustcaptcha.ReasonCaptchaUnavailable},
+		{trustcaptchatest.Bot, closed, http.StatusBadRequest, "score-too-high"},
+		{trustcaptchatest.Failed, closed, http.StatusBadRequest, "verification-failed"},
+		{trustcaptchatest.Unreachable, closed, http.StatusBadRequest, "captcha-unavailable"},
 		{trustcaptchatest.Unreachable, open, http.StatusNoContent, ""},
-		{trustcaptchatest.ClientFailover, open, http.StatusBadRequest, trustcaptcha.ReasonClientFailover},
+		{trustcaptchatest.ClientFailover, open, http.StatusBadRequest, "client-failover-unconfirmed"},
 	} {
 		for _, build := range []func() *http.Request{
 			func() *http.Request { return api.NewFormRequest("/contact", tc.kind, url.Values{"name": {"Ada"}}) },
