@@ -58,13 +58,11 @@ const (
 // the secret key is sent only there, as a Bearer token, and never followed
 // through a redirect. Every Verify call is bounded by the client's timeout.
 type Client struct {
-	apiKey    string
-	base      string // scheme://host[/prefix], no trailing slash
-	hc        *http.Client
-	timeout   time.Duration
-	userAgent string
-	breaker   *breaker
-	inFlight  chan struct{} // a slot per verification waiting on the API
+	base     string // scheme://host[/prefix], no trailing slash
+	hc       *http.Client
+	timeout  time.Duration
+	breaker  *breaker
+	inFlight chan struct{} // a slot per verification waiting on the API
 
 	// Header values, made once: the transport only reads them.
 	authHeader, uaHeader []string
@@ -276,14 +274,12 @@ func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c := &Client{
-		apiKey:    apiKey,
-		base:      base,
-		hc:        &hc,
-		timeout:   cfg.timeout,
-		userAgent: userAgent(),
-		inFlight:  make(chan struct{}, cfg.maxInFlight),
+		base:     base,
+		hc:       &hc,
+		timeout:  cfg.timeout,
+		inFlight: make(chan struct{}, cfg.maxInFlight),
 	}
-	c.authHeader, c.uaHeader = []string{"Bearer " + apiKey}, []string{c.userAgent}
+	c.authHeader, c.uaHeader = []string{"Bearer " + apiKey}, []string{userAgent()}
 	if cfg.breakerFailures > 0 {
 		c.breaker = &breaker{threshold: cfg.breakerFailures, maxWait: cfg.breakerCooldown,
 			probeTimeout: cfg.timeout, now: cfg.now}
@@ -439,12 +435,13 @@ func (c *Client) fetch(parent context.Context, tok Token) (*Result, outcome, err
 			}
 			return nil, out, fmt.Errorf("%w: %w", ErrServerUnreachable, transportCause(err, ctx, c.timeout))
 		}
-		return c.handle(resp, tok, ctx, parent)
+		return c.handle(ctx, parent, resp, tok)
 	}
 }
 
 // handle maps one API answer to a result or a sentinel error.
-func (c *Client) handle(resp *http.Response, tok Token, ctx, parent context.Context) (*Result, outcome, error) {
+// ctx is the exchange's context, parent the caller's.
+func (c *Client) handle(ctx, parent context.Context, resp *http.Response, tok Token) (*Result, outcome, error) {
 	defer resp.Body.Close()
 	code := resp.StatusCode
 	if code != http.StatusOK {

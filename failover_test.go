@@ -4,9 +4,12 @@ package trustcaptcha_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/captchakit/trustcaptcha"
+	"github.com/captchakit/trustcaptcha/trustcaptchatest"
 )
 
 // admits counts how many of n outage requests p admits.
@@ -66,4 +70,136 @@ func TestMemoryStoreCountsPerWindowLength(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, int64(i+1), n)
 	}
+}
+
+func TestLimitFailoverBoundsAdmissions(t *testing.T) {
+	t.Parallel()
+	v := &stub{err: fmt.Errorf("%w: timeout", trustcaptcha.ErrServerUnreachable)}
+	var reasons []string
+	var mu sync.Mutex
+	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
+		Verifier: v, Logger: quietLogger(),
+		Failover: trustcaptcha.LimitFailover(trustcaptcha.FailOpen, 3, time.Hour),
+		OnDecision: func(_ *http.Request, d trustcaptcha.Decision) {
+			mu.Lock()
+			defer mu.Unlock()
+			reasons = append(reasons, fmt.Sprintf("%v/%s", d.Admitted, d.Reason))
+		},
+	})(probe(&seen{}))
+	codes := []int{}
+	for range 5 {
+		rec := send(h, tokenFor(freshID()))
+		codes = append(codes, rec.Code)
+	}
+	assert.Equal(t, []int{204, 204, 204, 400, 400}, codes)
+	assert.Equal(t, []string{"true/server-unreachable", "true/server-unreachable", "true/server-unreachable",
+		"false/failover-limit-reached", "false/failover-limit-reached"}, reasons)
+
+	// The window refills.
+	clock := newFakeClock()
+	p := trustcaptcha.LimitFailoverShared(trustcaptcha.FailOpen, 1, time.Minute,
+		trustcaptcha.NewMemoryStoreWithClock(clock.Now, 10))
+	err := fmt.Errorf("%w", trustcaptcha.ErrServerUnreachable)
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	assert.True(t, p.Admit(r, err))
+	assert.False(t, p.Admit(r, err))
+	clock.Advance(time.Minute)
+	assert.True(t, p.Admit(r, err), "a new window, a new budget")
+	assert.False(t, p.Admit(r, err))
+	assert.False(
+		t,
+		trustcaptcha.LimitFailover(trustcaptcha.FailClosed, 5, time.Second).Admit(r, err),
+		"a limit never admits what the policy rejects",
+	)
+	assert.Panics(t, func() { trustcaptcha.LimitFailover(trustcaptcha.FailOpen, 0, time.Second) })
+	assert.Panics(t, func() { trustcaptcha.LimitFailoverShared(trustcaptcha.FailOpen, 1, time.Second, nil) })
+}
+
+func TestFullStackFailover(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	client := api.Client(trustcaptcha.WithBreaker(0, 0))
+	var s seen
+	closed := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: client})(probe(&s))
+	open := trustcaptcha.RequireCaptcha(
+		trustcaptcha.Options{Verifier: client, Failover: trustcaptcha.FailOpen},
+	)(
+		probe(&s),
+	)
+	send := func(h http.Handler, tok string) int {
+		r := httptest.NewRequest(http.MethodPost, "/contact", nil)
+		r.Header.Set("X-TC-Verification-Token", tok)
+		rec := httptest.NewRecorder()
+		s = seen{}
+		h.ServeHTTP(rec, r)
+		return rec.Code
+	}
+	api.Down(http.StatusServiceUnavailable)
+	assert.Equal(t, 400, send(closed, api.Human()))
+	assert.Equal(t, 204, send(open, api.Human()))
+	assert.True(t, s.failover)
+	api.Down(0)
+	assert.Equal(
+		t,
+		400,
+		send(open, trustcaptchatest.ClientFailoverToken()),
+		"FailOpen alone never admits a forgeable token",
+	)
+	assert.Equal(t, 204, send(open, api.Human()))
+	assert.False(t, s.failover)
+	assert.True(t, s.hasResult)
+}
+
+// A blackholed API through the whole stack: each request waits for the
+// client's timeout until the breaker opens, then the failover policy decides
+// at once; the handler is told it admitted on failover throughout.
+func TestOutageThroughTheMiddleware(t *testing.T) {
+	t.Parallel()
+	c := newClient(
+		t,
+		blackhole(t),
+		trustcaptcha.WithTimeout(100*time.Millisecond),
+		trustcaptcha.WithBreaker(3, time.Hour),
+	)
+	var decisions []trustcaptcha.Decision
+	var s seen
+	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: c, Failover: trustcaptcha.FailOpen,
+		OnDecision: func(_ *http.Request, d trustcaptcha.Decision) { decisions = append(decisions, d) }})(probe(&s))
+	for range 6 {
+		s = seen{}
+		rec := send(h, tokenFor(freshID()))
+		require.Equal(t, 204, rec.Code)
+		assert.True(t, s.failover)
+	}
+	require.Len(t, decisions, 6)
+	for i, d := range decisions {
+		assert.Equal(t, "server-unreachable", d.Reason)
+		assert.True(t, d.Failover)
+		assert.Equal(t, i >= 3, errors.Is(d.Err, trustcaptcha.ErrBreakerOpen), "request %d", i)
+		if i < 3 {
+			assert.ErrorIs(t, d.Err, context.DeadlineExceeded, "request %d waited for the timeout", i)
+		}
+	}
+}
+
+// LimitFailover asks the policy it wraps once per request, also when the
+// budget is spent; a budget spent on forged client-failover tokens is named
+// failover-limit-reached like any other.
+func TestLimitFailoverAsksItsPolicyOnce(t *testing.T) {
+	t.Parallel()
+	var asked atomic.Int64
+	policy := trustcaptcha.FailoverFunc(func(*http.Request, error) bool { asked.Add(1); return true })
+	var reasons []string
+	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
+		Verifier: &stub{err: fmt.Errorf("%w (HTTP 412)", trustcaptcha.ErrClientReportedFailover)},
+		Failover: trustcaptcha.LimitFailover(policy, 1, time.Hour), Logger: quietLogger(),
+		OnDecision: func(_ *http.Request, d trustcaptcha.Decision) { reasons = append(reasons, d.Reason) },
+	})(probe(&seen{}))
+	for range 3 {
+		send(h, tokenFor(freshID()))
+	}
+	assert.Equal(t, int64(3), asked.Load(), "one question per request")
+	assert.Equal(t, []string{"client-failover-unconfirmed", "failover-limit-reached",
+		"failover-limit-reached"}, reasons)
 }

@@ -79,6 +79,7 @@ type seen struct {
 	result    *trustcaptcha.Result
 	failover  bool
 	decision  trustcaptcha.Decision
+	decided   bool // DecisionFromContext's ok
 	hasResult bool
 }
 
@@ -88,7 +89,7 @@ func probe(s *seen) http.Handler {
 		s.ran = true
 		s.result, s.hasResult = trustcaptcha.ResultFromContext(r.Context())
 		s.failover = trustcaptcha.AdmittedByFailover(r.Context())
-		s.decision, _ = trustcaptcha.DecisionFromContext(r.Context())
+		s.decision, s.decided = trustcaptcha.DecisionFromContext(r.Context())
 		ct := r.Header.Get("Content-Type")
 		switch {
 		case strings.HasPrefix(ct, "multipart/"):

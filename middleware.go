@@ -1,6 +1,7 @@
 package trustcaptcha
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -260,14 +261,14 @@ func newMiddleware(o Options) *middleware {
 	}
 	m := &middleware{
 		verifier:     o.Verifier,
-		threshold:    orDefault(o.Threshold, DefaultThreshold),
+		threshold:    cmp.Or(o.Threshold, DefaultThreshold),
 		failover:     o.Failover,
 		errorHandler: o.ErrorHandler,
-		maxBody:      orDefault(o.MaxBodyBytes, DefaultMaxBodyBytes),
-		maxMultipart: orDefault(o.MaxMultipartBytes, DefaultMaxMultipartBytes),
-		tokenField:   orDefault(o.TokenField, DefaultTokenField),
-		tokenHeader:  http.CanonicalHeaderKey(orDefault(o.TokenHeader, DefaultTokenHeader)),
-		headerName:   orDefault(o.TokenHeader, DefaultTokenHeader),
+		maxBody:      cmp.Or(o.MaxBodyBytes, DefaultMaxBodyBytes),
+		maxMultipart: cmp.Or(o.MaxMultipartBytes, DefaultMaxMultipartBytes),
+		tokenField:   cmp.Or(o.TokenField, DefaultTokenField),
+		tokenHeader:  http.CanonicalHeaderKey(cmp.Or(o.TokenHeader, DefaultTokenHeader)),
+		headerName:   cmp.Or(o.TokenHeader, DefaultTokenHeader),
 		skip:         o.Skip,
 		matchIP:      o.MatchClientIP,
 		reportOnly:   o.ReportOnly,
@@ -307,14 +308,6 @@ func newMiddleware(o Options) *middleware {
 	m.proxies = parseProxies(o.TrustedProxies)
 	m.jsonType = jsonTokenType(m.tokenField)
 	return m
-}
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 func normalizeOrigin(s string) string {

@@ -60,53 +60,19 @@ type Result struct {
 	ResultLastFetchedAt    time.Time `json:"resultLastFetchedAt"`
 }
 
-// wireResult is the API's JSON shape. Required members are pointers so a
-// missing one is told apart from a false or zero one; timestamps are strings
-// parsed leniently.
-type wireResult struct {
-	CaptchaID              string   `json:"captchaId"`
-	VerificationID         *string  `json:"verificationId"`
-	VerificationPassed     *bool    `json:"verificationPassed"`
-	Score                  *float64 `json:"score"`
-	DecisionType           string   `json:"decisionType"`
-	DecisionAction         string   `json:"decisionAction"`
-	GatewayFailoverActive  bool     `json:"gatewayFailoverActive"`
-	RiskScoringEnabled     bool     `json:"riskScoringEnabled"`
-	MinimalDataModeEnabled bool     `json:"minimalDataModeEnabled"`
-	Origin                 string   `json:"origin"`
-	IPAddress              string   `json:"ipAddress"`
-	CountryCode            string   `json:"countryCode"`
-	DeviceFamily           string   `json:"deviceFamily"`
-	OperatingSystem        string   `json:"operatingSystem"`
-	Browser                string   `json:"browser"`
-	VerificationStartedAt  *string  `json:"verificationStartedAt"`
-	VerificationFinishedAt *string  `json:"verificationFinishedAt"`
-	ResultExpiresAt        *string  `json:"resultExpiresAt"`
-	ResultFirstFetchedAt   *string  `json:"resultFirstFetchedAt"`
-	ResultLastFetchedAt    *string  `json:"resultLastFetchedAt"`
-}
-
 // MarshalJSON encodes r in the API's format: timestamps as RFC 3339 strings
 // with nanoseconds, zero timestamps as null.
 func (r Result) MarshalJSON() ([]byte, error) {
-	ts := func(t time.Time) *string {
-		if t.IsZero() {
-			return nil
-		}
-		s := t.Format(time.RFC3339Nano)
-		return &s
-	}
-	id, passed, score := r.VerificationID, r.VerificationPassed, r.Score
-	return json.Marshal(wireResult{
-		CaptchaID: r.CaptchaID, VerificationID: &id, VerificationPassed: &passed, Score: &score,
-		DecisionType: r.DecisionType, DecisionAction: r.DecisionAction,
-		GatewayFailoverActive: r.GatewayFailoverActive, RiskScoringEnabled: r.RiskScoringEnabled,
-		MinimalDataModeEnabled: r.MinimalDataModeEnabled, Origin: r.Origin, IPAddress: r.IPAddress,
-		CountryCode: r.CountryCode, DeviceFamily: r.DeviceFamily, OperatingSystem: r.OperatingSystem,
-		Browser: r.Browser, VerificationStartedAt: ts(r.VerificationStartedAt),
-		VerificationFinishedAt: ts(r.VerificationFinishedAt), ResultExpiresAt: ts(r.ResultExpiresAt),
-		ResultFirstFetchedAt: ts(r.ResultFirstFetchedAt), ResultLastFetchedAt: ts(r.ResultLastFetchedAt),
-	})
+	type plain Result // Result's fields without its methods
+	return json.Marshal(struct {
+		plain
+		VerificationStartedAt  stamp `json:"verificationStartedAt"` // the outer fields win
+		VerificationFinishedAt stamp `json:"verificationFinishedAt"`
+		ResultExpiresAt        stamp `json:"resultExpiresAt"`
+		ResultFirstFetchedAt   stamp `json:"resultFirstFetchedAt"`
+		ResultLastFetchedAt    stamp `json:"resultLastFetchedAt"`
+	}{plain(r), stamp{r.VerificationStartedAt}, stamp{r.VerificationFinishedAt}, stamp{r.ResultExpiresAt},
+		stamp{r.ResultFirstFetchedAt}, stamp{r.ResultLastFetchedAt}})
 }
 
 // UnmarshalJSON decodes the API's result JSON strictly: it must be one JSON
@@ -117,8 +83,24 @@ func (r Result) MarshalJSON() ([]byte, error) {
 // fraction and zone; no zone is UTC); a missing or null one is the zero time.
 // On error r is left unchanged.
 func (r *Result) UnmarshalJSON(data []byte) error {
-	var w wireResult
+	type plain Result
+	var w struct {
+		plain
+		// Required: pointers tell a missing member from a false or zero one.
+		VerificationID         *string  `json:"verificationId"`
+		VerificationPassed     *bool    `json:"verificationPassed"`
+		Score                  *float64 `json:"score"`
+		VerificationStartedAt  stamp    `json:"verificationStartedAt"`
+		VerificationFinishedAt stamp    `json:"verificationFinishedAt"`
+		ResultExpiresAt        stamp    `json:"resultExpiresAt"`
+		ResultFirstFetchedAt   stamp    `json:"resultFirstFetchedAt"`
+		ResultLastFetchedAt    stamp    `json:"resultLastFetchedAt"`
+	}
 	if err := json.Unmarshal(data, &w); err != nil {
+		var bad *stampError
+		if errors.As(err, &bad) {
+			return fmt.Errorf("result: %w", bad)
+		}
 		return errors.New("result: not a JSON object of the result format")
 	}
 	switch {
@@ -131,34 +113,39 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 	case math.IsNaN(*w.Score) || *w.Score < 0 || *w.Score > 1:
 		return fmt.Errorf("result: score %v outside [0, 1]", *w.Score)
 	}
-	out := Result{
-		CaptchaID: w.CaptchaID, VerificationID: *w.VerificationID, VerificationPassed: *w.VerificationPassed,
-		Score: *w.Score, DecisionType: w.DecisionType, DecisionAction: w.DecisionAction,
-		GatewayFailoverActive: w.GatewayFailoverActive, RiskScoringEnabled: w.RiskScoringEnabled,
-		MinimalDataModeEnabled: w.MinimalDataModeEnabled, Origin: w.Origin, IPAddress: w.IPAddress,
-		CountryCode: w.CountryCode, DeviceFamily: w.DeviceFamily, OperatingSystem: w.OperatingSystem,
-		Browser: w.Browser,
-	}
-	for _, ts := range []struct {
-		src *string
-		dst *time.Time
-	}{
-		{w.VerificationStartedAt, &out.VerificationStartedAt},
-		{w.VerificationFinishedAt, &out.VerificationFinishedAt},
-		{w.ResultExpiresAt, &out.ResultExpiresAt},
-		{w.ResultFirstFetchedAt, &out.ResultFirstFetchedAt},
-		{w.ResultLastFetchedAt, &out.ResultLastFetchedAt},
-	} {
-		if ts.src == nil {
-			continue
-		}
-		t, err := parseTimestamp(*ts.src)
-		if err != nil {
-			return fmt.Errorf("result: %w", err)
-		}
-		*ts.dst = t
-	}
+	out := Result(w.plain)
+	out.VerificationID, out.VerificationPassed, out.Score = *w.VerificationID, *w.VerificationPassed, *w.Score
+	out.VerificationStartedAt, out.VerificationFinishedAt = w.VerificationStartedAt.Time, w.VerificationFinishedAt.Time
+	out.ResultExpiresAt, out.ResultFirstFetchedAt = w.ResultExpiresAt.Time, w.ResultFirstFetchedAt.Time
+	out.ResultLastFetchedAt = w.ResultLastFetchedAt.Time
 	*r = out
+	return nil
+}
+
+// stamp is a timestamp of the API's JSON: null for the zero time, and read
+// leniently (see parseTimestamp).
+type stamp struct{ time.Time }
+
+func (s stamp) MarshalJSON() ([]byte, error) {
+	if s.IsZero() {
+		return []byte("null"), nil
+	}
+	return json.Marshal(s.Format(time.RFC3339Nano))
+}
+
+func (s *stamp) UnmarshalJSON(b []byte) error {
+	var v *string
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	if v == nil {
+		return nil
+	}
+	t, err := parseTimestamp(*v)
+	if err != nil {
+		return err
+	}
+	s.Time = t
 	return nil
 }
 
@@ -183,8 +170,13 @@ func parseTimestamp(s string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("timestamp %q is not ISO 8601", truncate(s, 40))
+	return time.Time{}, &stampError{truncate(s, 40)}
 }
+
+// stampError is a timestamp that is not ISO 8601.
+type stampError struct{ s string }
+
+func (e *stampError) Error() string { return fmt.Sprintf("timestamp %q is not ISO 8601", e.s) }
 
 // truncate shortens s to at most n bytes for error messages.
 func truncate(s string, n int) string {
