@@ -28,20 +28,20 @@ func parseProxies(list []string) []netip.Prefix {
 }
 
 // ipMatches reports whether solver, the result's IP address, is the
-// request's client IP.
-func (m *middleware) ipMatches(r *http.Request, solver string) bool {
+// request's client IP behind the trusted proxies.
+func ipMatches(r *http.Request, proxies []netip.Prefix, solver string) bool {
 	want, err := netip.ParseAddr(strings.TrimSpace(solver))
 	if err != nil {
 		return false
 	}
-	got, ok := m.clientIP(r)
+	got, ok := clientIP(r, proxies)
 	return ok && got == want.Unmap().WithZone("")
 }
 
 // clientIP resolves the client's address: the connection's peer, or, while
 // that peer is a trusted proxy, the next address to the left in
 // X-Forwarded-For. An unparsable address anywhere on that path is a failure.
-func (m *middleware) clientIP(r *http.Request) (netip.Addr, bool) {
+func clientIP(r *http.Request, proxies []netip.Prefix) (netip.Addr, bool) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
@@ -51,7 +51,7 @@ func (m *middleware) clientIP(r *http.Request) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	ip = ip.Unmap().WithZone("")
-	if !m.trusted(ip) {
+	if !trusted(ip, proxies) {
 		return ip, true
 	}
 	// Right to left, without splitting the whole header: its entries are
@@ -73,7 +73,7 @@ func (m *middleware) clientIP(r *http.Request) (netip.Addr, bool) {
 				return netip.Addr{}, false
 			}
 			ip = a.Unmap().WithZone("")
-			if !m.trusted(ip) {
+			if !trusted(ip, proxies) {
 				return ip, true
 			}
 		}
@@ -81,8 +81,8 @@ func (m *middleware) clientIP(r *http.Request) (netip.Addr, bool) {
 	return ip, true
 }
 
-func (m *middleware) trusted(ip netip.Addr) bool {
-	for _, p := range m.proxies {
+func trusted(ip netip.Addr, proxies []netip.Prefix) bool {
+	for _, p := range proxies {
 		if p.Contains(ip) {
 			return true
 		}

@@ -3,8 +3,6 @@ package trustcaptcha
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"math"
@@ -379,59 +377,10 @@ func (m *middleware) check(r *http.Request, tok string) (res *Result, failover b
 		return res, false, fmt.Errorf("%w: %.2f > %.2f", ErrScoreTooHigh, res.Score, m.threshold)
 	case m.origins != nil && !m.origins[normalizeOrigin(res.Origin)]:
 		return res, false, ErrOriginNotAllowed
-	case m.matchIP && !m.ipMatches(r, res.IPAddress):
+	case m.matchIP && !ipMatches(r, m.proxies, res.IPAddress):
 		return res, false, ErrIPMismatch
 	}
 	return res, false, m.claim(r.Context(), res, tok)
-}
-
-// claimLifetime is how long a verification without a result expiry is kept
-// claimed, and the least any claim is kept (the API's clock and ours may
-// disagree a little).
-const (
-	claimLifetime    = 15 * time.Minute
-	minClaimLifetime = time.Minute
-)
-
-// claim records the verification of tok (res's, when there is one) as used:
-// ErrTokenReused when it already was, ErrReplayCheckUnavailable when the
-// store cannot tell.
-func (m *middleware) claim(ctx context.Context, res *Result, tok string) error {
-	if m.replay == nil {
-		return nil
-	}
-	now := time.Now()
-	id, expires := "", now.Add(claimLifetime)
-	if res != nil {
-		id = strings.ToLower(res.VerificationID)
-		if !res.ResultExpiresAt.IsZero() {
-			expires = res.ResultExpiresAt
-		}
-	}
-	if id == "" { // no result, or a custom Verifier's without an ID
-		if t, err := ParseToken(tok); err == nil {
-			id = t.VerificationID
-		} else {
-			sum := sha256.Sum256([]byte(tok))
-			id = "sha256:" + hex.EncodeToString(sum[:])
-		}
-	}
-	expires = later(expires, now.Add(minClaimLifetime))
-	ok, err := m.replay.Claim(ctx, id, expires)
-	switch {
-	case err != nil:
-		return fmt.Errorf("%w: %w", ErrReplayCheckUnavailable, err)
-	case !ok:
-		return ErrTokenReused
-	}
-	return nil
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 // SkipSafeMethods is a ready Options.Skip: it skips GET, HEAD and OPTIONS

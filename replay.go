@@ -3,7 +3,10 @@ package trustcaptcha
 import (
 	"container/heap"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -153,3 +156,52 @@ func (h *expiryHeap) Pop() any {
 // ReplayStore shares, so two middlewares in one process never admit one
 // token twice.
 var defaultReplayStore = sync.OnceValue(NewMemoryStore)
+
+// claimLifetime is how long a verification without a result expiry is kept
+// claimed, and the least any claim is kept (the API's clock and ours may
+// disagree a little).
+const (
+	claimLifetime    = 15 * time.Minute
+	minClaimLifetime = time.Minute
+)
+
+// claim records the verification of tok (res's, when there is one) as used:
+// ErrTokenReused when it already was, ErrReplayCheckUnavailable when the
+// store cannot tell.
+func (m *middleware) claim(ctx context.Context, res *Result, tok string) error {
+	if m.replay == nil {
+		return nil
+	}
+	now := time.Now()
+	id, expires := "", now.Add(claimLifetime)
+	if res != nil {
+		id = strings.ToLower(res.VerificationID)
+		if !res.ResultExpiresAt.IsZero() {
+			expires = res.ResultExpiresAt
+		}
+	}
+	if id == "" { // no result, or a custom Verifier's without an ID
+		if t, err := ParseToken(tok); err == nil {
+			id = t.VerificationID
+		} else {
+			sum := sha256.Sum256([]byte(tok))
+			id = "sha256:" + hex.EncodeToString(sum[:])
+		}
+	}
+	expires = later(expires, now.Add(minClaimLifetime))
+	ok, err := m.replay.Claim(ctx, id, expires)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrReplayCheckUnavailable, err)
+	case !ok:
+		return ErrTokenReused
+	}
+	return nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

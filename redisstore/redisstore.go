@@ -15,6 +15,15 @@
 // an INCR that sets its window's expiry, in one script), so it works on a
 // single server, with Sentinel and on a Cluster alike. It is its own module,
 // so the core package keeps no dependencies.
+//
+// Keys: <prefix>used:<verification ID> for a claim, kept until the result
+// expires; <prefix>count:<key>:<window> for a count, kept for its window. A
+// failover budget counts under the key failover:<n>/<per>, so budgets of
+// another size or window never share a count, and equal budgets on one Redis
+// do (that is how a fleet shares one); WithKeyPrefix keeps two sites on one
+// Redis apart. An admitted verification costs one round trip, a failover
+// admission one more. When Redis fails, the middleware rejects
+// (replay-check-unavailable) within go-redis's own timeouts.
 package redisstore
 
 import (

@@ -22,7 +22,18 @@
 // blob: URL for the proof of work (worker-src blob:), and <style> elements
 // (its start-up styles, and its component styles where the browser lacks
 // constructable stylesheets) that it marks with the nonce it reads from
-// <meta name="csp-nonce"> in the page's <head>, which Page.Head renders.
+// <meta name="csp-nonce"> in the page's <head>, which Page.Head renders. So
+// the policy of Page is, by directive:
+//
+//	script-src   'nonce-…'   the module and the chunks it imports (the nonce covers them)
+//	connect-src  the API's origin (https://api.trustcomponent.com, or APIURL's)   its fetch calls
+//	worker-src   blob:       the proof-of-work Web Worker
+//	style-src    'nonce-…'   the <style> elements it adds
+//
+// The example's browser test serves its page with exactly this policy: the
+// real widget solves and the form passes with no violation reported, and
+// without worker-src or connect-src the browser blocks it and says why. A
+// self-hosted ScriptURL needs no other source: the nonce covers it.
 package widget
 
 import (
