@@ -19,9 +19,11 @@ func (d *discard) Header() http.Header         { return d.h }
 func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discard) WriteHeader(int)             {}
 
-// BenchmarkDecisionPath: the middleware deciding on a header token with a
-// verifier that answers at once, bare and instrumented (decisions counted
-// and timed, a span per verification, with the real SDK behind both).
+// BenchmarkDecisionPath: the middleware deciding on a header token, bare and
+// instrumented (decisions counted and timed, a span per verification, the
+// real SDK behind both), with a verifier that answers at once (the
+// instrumentation's own cost) and with the real Client asking the fake API
+// over loopback (its cost beside the cheapest real verification).
 func BenchmarkDecisionPath(b *testing.B) {
 	res := &trustcaptcha.Result{VerificationPassed: true, Score: 0.1}
 	v := trustcaptcha.VerifierFunc(func(context.Context, string) (*trustcaptcha.Result, error) { return res, nil })
@@ -32,16 +34,27 @@ func BenchmarkDecisionPath(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	api := trustcaptchatest.NewServer()
+	defer api.Close()
+	client := api.Client() // the real client over loopback: an HTTP round trip a verification
 	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 	for _, c := range []struct {
 		name string
 		opts trustcaptcha.Options
+		tok  string
 	}{
-		{"impl=bare", trustcaptcha.Options{Verifier: v, AllowReplay: true}},
-		{"impl=otel", trustcaptcha.Options{Verifier: inst.Verifier(v), OnDecision: inst.OnDecision, AllowReplay: true}},
+		{"verifier=instant/impl=bare", trustcaptcha.Options{Verifier: v, AllowReplay: true}, ""},
+		{"verifier=instant/impl=otel", trustcaptcha.Options{Verifier: inst.Verifier(v), OnDecision: inst.OnDecision,
+			AllowReplay: true}, ""},
+		{"verifier=loopback/impl=bare", trustcaptcha.Options{Verifier: client, AllowReplay: true}, api.Human()},
+		{"verifier=loopback/impl=otel", trustcaptcha.Options{Verifier: inst.Verifier(client),
+			OnDecision: inst.OnDecision, AllowReplay: true}, api.Human()},
 	} {
 		h := trustcaptcha.RequireCaptcha(c.opts)(next)
-		tok := trustcaptchatest.Token("11111111-1111-4111-8111-111111111111")
+		tok := c.tok
+		if tok == "" {
+			tok = trustcaptchatest.Token("11111111-1111-4111-8111-111111111111")
+		}
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			w := &discard{h: http.Header{}}
