@@ -66,6 +66,14 @@
 // timeout, responses are read with a size cap, connections are reused, and
 // every status maps to a sentinel error matched with errors.Is.
 //
+// # Next to it
+//
+// Package github.com/captchakit/trustcaptcha/widget renders the browser widget
+// with the Content-Security-Policy it needs; module
+// github.com/captchakit/trustcaptcha/otelcaptcha records the decisions as
+// OpenTelemetry metrics and traces (use Options.OnDecision and Client.Stats
+// for anything else).
+//
 // # Testing
 //
 // Package trustcaptchatest runs a fake TrustCaptcha API on 127.0.0.1 that
