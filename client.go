@@ -18,7 +18,7 @@ import (
 )
 
 // Version is this package's version, sent in the User-Agent header.
-const Version = "0.2.0"
+const Version = "0.3.0"
 
 // DefaultAPIHost is the TrustCaptcha API the Client talks to unless
 // WithAPIHost names another.

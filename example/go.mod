@@ -3,8 +3,8 @@ module github.com/captchakit/trustcaptcha/example
 go 1.26.0
 
 require (
-	github.com/captchakit/trustcaptcha v0.2.0
-	github.com/captchakit/trustcaptcha/redisstore v0.2.0
+	github.com/captchakit/trustcaptcha v0.3.0
+	github.com/captchakit/trustcaptcha/redisstore v0.3.0
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/go-chi/chi/v5 v5.5.0
@@ -35,7 +35,7 @@ require (
 )
 
 require (
-	github.com/captchakit/trustcaptcha/otelcaptcha v0.2.0
+	github.com/captchakit/trustcaptcha/otelcaptcha v0.3.0
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	go.uber.org/atomic v1.12.0 // indirect

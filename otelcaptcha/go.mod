@@ -3,7 +3,7 @@ module github.com/captchakit/trustcaptcha/otelcaptcha
 go 1.26.0
 
 require (
-	github.com/captchakit/trustcaptcha v0.2.0
+	github.com/captchakit/trustcaptcha v0.3.0
 	github.com/stretchr/testify v1.12.1
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.72.0
 	go.opentelemetry.io/otel v1.47.0

@@ -3,7 +3,7 @@ module github.com/captchakit/trustcaptcha/redisstore
 go 1.26.0
 
 require (
-	github.com/captchakit/trustcaptcha v0.2.0
+	github.com/captchakit/trustcaptcha v0.3.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/stretchr/testify v1.12.1
 )
