@@ -19,7 +19,7 @@ type Decision struct {
 	Failover bool
 	// ReportOnly reports that the decision was not enforced.
 	ReportOnly bool
-	// Reason is the reason code (see Reason): reasonPassed when the result
+	// Reason is the reason code (see Reason): "passed" when the result
 	// passed, otherwise the cause, also for failover admissions.
 	Reason string
 	// Err is the cause, nil when the result passed.
@@ -77,7 +77,7 @@ func AdmittedByFailover(ctx context.Context) bool {
 func (m *middleware) decision(r *http.Request, res *Result, failover bool, err error, latency time.Duration) Decision {
 	// An oversized body stays 413: net/http may cancel the context of a
 	// request whose body was not read to its end.
-	if ctxErr := r.Context().Err(); ctxErr != nil && Reason(err) != reasonRequestCanceled && !errors.Is(err, ErrBodyTooLarge) {
+	if ctxErr := r.Context().Err(); ctxErr != nil && Reason(err) != canceledReason && !errors.Is(err, ErrBodyTooLarge) {
 		err, failover = fmt.Errorf("trustcaptcha: request abandoned: %w", ctxErr), false
 	}
 	c := causeOf(err)

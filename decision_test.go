@@ -111,7 +111,7 @@ func TestDecisions(t *testing.T) {
 		},
 		{name: "custom policy never sees a bad key", verifyErr: trustcaptcha.ErrAPIKeyInvalid,
 			opts: trustcaptcha.Options{
-				Failover: trustcaptcha.FailoverFunc(func(*http.Request, error) bool { return true }),
+				Failover: trustcaptcha.FailoverFunc(func(*http.Request, error) error { return nil }),
 			}, wantStatus: 400, wantReason: "captcha-unavailable"},
 		{
 			name:       "unreachable fails closed by default",
@@ -156,8 +156,11 @@ func TestDecisions(t *testing.T) {
 		{
 			name:      "custom policy per cause",
 			verifyErr: clientFailover,
-			opts: trustcaptcha.Options{Failover: trustcaptcha.FailoverFunc(func(r *http.Request, err error) bool {
-				return errors.Is(err, trustcaptcha.ErrClientReportedFailover) && r.Header.Get("X-Logged-In") == "yes"
+			opts: trustcaptcha.Options{Failover: trustcaptcha.FailoverFunc(func(r *http.Request, err error) error {
+				if errors.Is(err, trustcaptcha.ErrClientReportedFailover) && r.Header.Get("X-Logged-In") == "yes" {
+					return nil
+				}
+				return err
 			})},
 			wantStatus: 400,
 			wantReason: "client-failover-unconfirmed",

@@ -6,31 +6,27 @@ import (
 	"net/http"
 )
 
-// Sentinel errors. Every rejection the middleware makes wraps at least one of
-// them (errors.Is matches it whatever wraps it), and the table of causes below
-// gives each its reason code, the reason a client is shown and the status.
+// Sentinel errors. Every rejection wraps at least one of them (match it with
+// errors.Is); Reason names each one's reason code.
 var (
-	// ErrTokenMissing: the request carried no verification token (no header,
-	// no form field, no top-level JSON string member), or its body could not be
-	// parsed. No API call was made.
+	// ErrTokenMissing: no verification token in the header, the form field or
+	// a top-level JSON string member, or a body that could not be parsed.
 	ErrTokenMissing = errors.New("trustcaptcha: verification token missing")
 
-	// ErrTokenInvalid: the token is not the widget's format (standard base64 of
-	// a JSON object with a UUID verificationId), or the request carried two
-	// different tokens. No API call was made.
+	// ErrTokenInvalid: the token is not the widget's format, or the request
+	// carried two different tokens.
 	ErrTokenInvalid = errors.New("trustcaptcha: verification token invalid")
 
-	// ErrTokenReused: the verification was already used to admit a request
-	// (see Options.ReplayStore). The client must solve the CAPTCHA again.
+	// ErrTokenReused: the verification already admitted a request (see
+	// Options.ReplayStore). The client must solve the CAPTCHA again.
 	ErrTokenReused = errors.New("trustcaptcha: verification token already used")
 
-	// ErrReplayCheckUnavailable: the ReplayStore failed, so the middleware
-	// cannot tell whether the token was used before. The request is rejected
-	// and the operator is told; no failover policy is consulted.
+	// ErrReplayCheckUnavailable: the ReplayStore failed. The request is
+	// rejected and the operator told; no failover policy is consulted.
 	ErrReplayCheckUnavailable = errors.New("trustcaptcha: replay check unavailable")
 
-	// ErrAPIKeyInvalid: the API rejected the secret key (HTTP 403). This is a
-	// misconfiguration of the server; it is never admitted by a failover policy.
+	// ErrAPIKeyInvalid: the API rejected the secret key (HTTP 403), a
+	// misconfiguration never admitted by a failover policy.
 	ErrAPIKeyInvalid = errors.New("trustcaptcha: API key rejected by the TrustCaptcha API")
 
 	// ErrVerificationNotFound: the API knows no verification with the token's ID (HTTP 404).
@@ -43,7 +39,6 @@ var (
 	ErrResultExpired = errors.New("trustcaptcha: verification result expired")
 
 	// ErrRetrievalLimitReached: the result was fetched too often (HTTP 429).
-	// Never admitted by a failover policy.
 	ErrRetrievalLimitReached = errors.New("trustcaptcha: result retrieval limit reached")
 
 	// ErrClientReportedFailover: the token claims the browser could not reach
@@ -51,151 +46,105 @@ var (
 	// token; FailOpen does not admit it.
 	ErrClientReportedFailover = errors.New("trustcaptcha: client-reported failover not confirmed by the API")
 
-	// ErrServerUnreachable: this server could not get an answer from the API
-	// (connection error, timeout, HTTP 5xx, the outage breaker is open, or
-	// too many verifications are already waiting). The failover policy decides.
+	// ErrServerUnreachable: this server got no answer from the API (network
+	// error, timeout, HTTP 5xx, ErrBreakerOpen, ErrInFlightLimit). The
+	// failover policy decides.
 	ErrServerUnreachable = errors.New("trustcaptcha: TrustCaptcha API unreachable")
 
-	// ErrBreakerOpen: the Client did not call the API because it failed
-	// repeatedly and the breaker's cool-down is running. The error the Client
-	// returns wraps both ErrBreakerOpen and ErrServerUnreachable.
+	// ErrBreakerOpen: the Client did not call the API: it failed repeatedly
+	// and the breaker's cool-down is running. Wrapped with ErrServerUnreachable.
 	ErrBreakerOpen = errors.New("trustcaptcha: outage breaker open")
 
-	// ErrInFlightLimit: the Client did not call the API because as many
-	// verifications as WithMaxInFlight allows are already waiting on it. The
-	// error the Client returns wraps both ErrInFlightLimit and
-	// ErrServerUnreachable (its reason code is server-unreachable), so the
-	// failover policy decides.
+	// ErrInFlightLimit: the Client did not call the API: WithMaxInFlight
+	// verifications already wait on it. Wrapped with ErrServerUnreachable.
 	ErrInFlightLimit = errors.New("trustcaptcha: too many verifications in flight")
 
-	// ErrUnexpectedResponse: the API answered something the protocol does not
-	// define (a redirect, another status, a 200 whose body is not a valid
-	// result). It is not an outage: failover policies never admit it.
+	// ErrUnexpectedResponse: the API answered outside the protocol (a
+	// redirect, another status, a 200 that is not a valid result). Not an
+	// outage: failover policies never admit it.
 	ErrUnexpectedResponse = errors.New("trustcaptcha: unexpected response from the TrustCaptcha API")
 
 	// ErrVerificationFailed: the API says the verification did not pass.
 	ErrVerificationFailed = errors.New("trustcaptcha: verification failed")
 
 	// ErrScoreTooHigh: the verification passed, but its bot score is above
-	// the configured threshold.
+	// Options.Threshold.
 	ErrScoreTooHigh = errors.New("trustcaptcha: bot score above threshold")
 
-	// ErrBodyTooLarge: the request body is larger than the configured limit.
-	// The default response is 413.
+	// ErrBodyTooLarge: the request body is over a size limit (413).
 	ErrBodyTooLarge = errors.New("trustcaptcha: request body too large")
 
 	// ErrOriginNotAllowed: the result's Origin is not in Options.AllowedOrigins.
 	ErrOriginNotAllowed = errors.New("trustcaptcha: verification origin not allowed")
 
-	// ErrIPMismatch: Options.MatchClientIP is set and the IP address that solved
-	// the CAPTCHA is not the request's client IP.
+	// ErrIPMismatch: the address that solved the CAPTCHA is not the request's
+	// client IP (Options.MatchClientIP).
 	ErrIPMismatch = errors.New("trustcaptcha: verification IP does not match client IP")
 
-	// ErrFailoverLimitReached: a policy made by LimitFailover or
-	// LimitFailoverShared would have admitted the request during an outage,
-	// but its budget for the current window is spent (or, for a shared budget,
-	// its Counter failed). The rejection wraps it and the outage cause.
+	// ErrFailoverLimitReached: LimitFailover or LimitFailoverShared would
+	// have admitted the request during an outage, but the budget of the
+	// window is spent (or its Counter failed). Wrapped with the outage cause.
 	ErrFailoverLimitReached = errors.New("trustcaptcha: failover admission budget spent")
 )
 
-// The reason codes, documented on Reason.
+// audience says who a cause is for.
+type audience int
+
 const (
-	reasonPassed               = "passed"
-	reasonTokenMissing         = "token-missing"
-	reasonTokenInvalid         = "token-invalid"
-	reasonTokenReused          = "token-reused"
-	reasonReplayUnavailable    = "replay-check-unavailable"
-	reasonAPIKeyInvalid        = "api-key-invalid"
-	reasonVerificationNotFound = "verification-not-found"
-	reasonNotFinished          = "verification-not-finished"
-	reasonResultExpired        = "result-expired"
-	reasonRetrievalLimit       = "retrieval-limit-reached"
-	reasonClientFailover       = "client-failover-unconfirmed"
-	reasonServerUnreachable    = "server-unreachable"
-	reasonFailoverLimit        = "failover-limit-reached"
-	reasonUnexpectedResponse   = "unexpected-response"
-	reasonVerificationFailed   = "verification-failed"
-	reasonScoreTooHigh         = "score-too-high"
-	reasonBodyTooLarge         = "body-too-large"
-	reasonOriginNotAllowed     = "origin-not-allowed"
-	reasonIPMismatch           = "ip-mismatch"
-	reasonRequestCanceled      = "request-canceled"
-	reasonCaptchaUnavailable   = "captcha-unavailable"
-	reasonUnknown              = "unknown"
+	client   audience = iota // the reason is shown to the client
+	outage                   // shown to the client as captcha-unavailable
+	operator                 // the same, and logged at level Error: the operator must act
 )
 
-// The client-facing explanations; the operator's causes all share one.
 const (
-	detailUnavailable = "The CAPTCHA cannot be verified right now. Please try again later."
-	detailSolveAgain  = "Please solve the CAPTCHA again."
-	detailNotPassed   = "The CAPTCHA verification did not pass."
+	unavailable    = "captcha-unavailable"
+	canceledReason = "request-canceled"
+	solveAgain     = " Please solve the CAPTCHA again."
+	notPassed      = "The CAPTCHA verification did not pass."
+	canceled       = "The request was canceled or timed out before the CAPTCHA was verified."
 )
 
 // cause is one row of the table of causes.
 type cause struct {
-	err      error  // the sentinel; nil for the row of unknown errors
-	reason   string // Reason
-	public   string // PublicReason: what a client may learn
-	status   int    // StatusCode
-	operator bool   // logged at level Error: the operator must act
-	detail   string // the sentence of the default response
+	err    error // the sentinel; nil for passed and unknown
+	reason string
+	status int
+	aud    audience
+	detail string // the sentence of the default response; "" for unavailable
 }
 
-// causes is the one table of causes. It is ordered: the first row whose
-// sentinel err wraps wins, so a more specific cause comes before the causes
-// its errors also wrap (a spent failover budget before the outage it wraps).
+// causes is the one table of causes, ordered: the first row whose sentinel
+// the error wraps wins, so a spent failover budget comes before its outage.
 var causes = []cause{
-	{ErrBodyTooLarge, reasonBodyTooLarge, reasonBodyTooLarge, http.StatusRequestEntityTooLarge, false,
-		"The request body is too large."},
-	{ErrTokenMissing, reasonTokenMissing, reasonTokenMissing, http.StatusBadRequest, false,
-		"The request carries no CAPTCHA verification token."},
-	{ErrTokenInvalid, reasonTokenInvalid, reasonTokenInvalid, http.StatusBadRequest, false,
-		"The CAPTCHA verification token is malformed."},
-	{ErrTokenReused, reasonTokenReused, reasonTokenReused, http.StatusBadRequest, false,
-		"This CAPTCHA was already used. " + detailSolveAgain},
-	{ErrReplayCheckUnavailable, reasonReplayUnavailable, reasonCaptchaUnavailable, http.StatusBadRequest, true,
-		detailUnavailable},
-	{ErrAPIKeyInvalid, reasonAPIKeyInvalid, reasonCaptchaUnavailable, http.StatusBadRequest, true,
-		detailUnavailable},
-	{ErrVerificationNotFound, reasonVerificationNotFound, reasonVerificationNotFound, http.StatusBadRequest, false,
-		"The CAPTCHA verification is unknown. " + detailSolveAgain},
-	{ErrVerificationNotFinished, reasonNotFinished, reasonNotFinished, http.StatusBadRequest, false,
-		"The CAPTCHA has not been completed yet."},
-	{ErrResultExpired, reasonResultExpired, reasonResultExpired, http.StatusBadRequest, false,
-		"The CAPTCHA verification has expired. " + detailSolveAgain},
-	{ErrRetrievalLimitReached, reasonRetrievalLimit, reasonRetrievalLimit, http.StatusBadRequest, false,
-		"This CAPTCHA verification was already used. " + detailSolveAgain},
-	{ErrFailoverLimitReached, reasonFailoverLimit, reasonCaptchaUnavailable, http.StatusBadRequest, false,
-		detailUnavailable},
-	{ErrClientReportedFailover, reasonClientFailover, reasonClientFailover, http.StatusBadRequest, false,
-		"The CAPTCHA could not be verified. Please try again."},
-	{ErrServerUnreachable, reasonServerUnreachable, reasonCaptchaUnavailable, http.StatusBadRequest, false,
-		detailUnavailable},
-	{ErrUnexpectedResponse, reasonUnexpectedResponse, reasonCaptchaUnavailable, http.StatusBadRequest, true,
-		detailUnavailable},
-	{ErrVerificationFailed, reasonVerificationFailed, reasonVerificationFailed, http.StatusBadRequest, false,
-		detailNotPassed},
-	{ErrScoreTooHigh, reasonScoreTooHigh, reasonScoreTooHigh, http.StatusBadRequest, false,
-		detailNotPassed},
-	{ErrOriginNotAllowed, reasonOriginNotAllowed, reasonOriginNotAllowed, http.StatusBadRequest, false,
-		"The CAPTCHA was solved on a site that is not accepted here."},
-	{ErrIPMismatch, reasonIPMismatch, reasonIPMismatch, http.StatusBadRequest, false,
-		"The CAPTCHA was solved from another network address."},
-	{context.Canceled, reasonRequestCanceled, reasonRequestCanceled, http.StatusBadRequest, false,
-		"The request was canceled or timed out before the CAPTCHA was verified."},
-	{context.DeadlineExceeded, reasonRequestCanceled, reasonRequestCanceled, http.StatusBadRequest, false,
-		"The request was canceled or timed out before the CAPTCHA was verified."},
+	{ErrBodyTooLarge, "body-too-large", http.StatusRequestEntityTooLarge, client, "The request body is too large."},
+	{ErrTokenMissing, "token-missing", http.StatusBadRequest, client, "The request carries no CAPTCHA verification token."},
+	{ErrTokenInvalid, "token-invalid", http.StatusBadRequest, client, "The CAPTCHA verification token is malformed."},
+	{ErrTokenReused, "token-reused", http.StatusBadRequest, client, "This CAPTCHA was already used." + solveAgain},
+	{ErrReplayCheckUnavailable, "replay-check-unavailable", http.StatusBadRequest, operator, ""},
+	{ErrAPIKeyInvalid, "api-key-invalid", http.StatusBadRequest, operator, ""},
+	{ErrVerificationNotFound, "verification-not-found", http.StatusBadRequest, client, "The CAPTCHA verification is unknown." + solveAgain},
+	{ErrVerificationNotFinished, "verification-not-finished", http.StatusBadRequest, client, "The CAPTCHA has not been completed yet."},
+	{ErrResultExpired, "result-expired", http.StatusBadRequest, client, "The CAPTCHA verification has expired." + solveAgain},
+	{ErrRetrievalLimitReached, "retrieval-limit-reached", http.StatusBadRequest, client, "This CAPTCHA verification was already used." + solveAgain},
+	{ErrFailoverLimitReached, "failover-limit-reached", http.StatusBadRequest, outage, ""},
+	{ErrClientReportedFailover, "client-failover-unconfirmed", http.StatusBadRequest, client, "The CAPTCHA could not be verified. Please try again."},
+	{ErrServerUnreachable, "server-unreachable", http.StatusBadRequest, outage, ""},
+	{ErrUnexpectedResponse, "unexpected-response", http.StatusBadRequest, operator, ""},
+	{ErrVerificationFailed, "verification-failed", http.StatusBadRequest, client, notPassed},
+	{ErrScoreTooHigh, "score-too-high", http.StatusBadRequest, client, notPassed},
+	{ErrOriginNotAllowed, "origin-not-allowed", http.StatusBadRequest, client, "The CAPTCHA was solved on a site that is not accepted here."},
+	{ErrIPMismatch, "ip-mismatch", http.StatusBadRequest, client, "The CAPTCHA was solved from another network address."},
+	{context.Canceled, canceledReason, http.StatusBadRequest, client, canceled},
+	{context.DeadlineExceeded, canceledReason, http.StatusBadRequest, client, canceled},
 }
 
-// unknownCause is an error that wraps none of the sentinels (a custom
-// Verifier's own error): the operator's business, unavailable to the client.
-var unknownCause = cause{nil, reasonUnknown, reasonCaptchaUnavailable, http.StatusBadRequest, true, detailUnavailable}
+var (
+	passedCause  = cause{nil, "passed", http.StatusBadRequest, client, ""}
+	unknownCause = cause{nil, "unknown", http.StatusBadRequest, operator, ""} // a custom Verifier's own error
+)
 
-// passedCause is the row of a nil error.
-var passedCause = cause{nil, reasonPassed, reasonPassed, http.StatusBadRequest, false, detailUnavailable}
-
-// causeOf returns the row of the table that explains err: the row a
-// Decision's rejection carries, or the first row whose sentinel err wraps.
+// causeOf returns the row that explains err: the one a Decision's rejection
+// carries, or the first whose sentinel err wraps.
 func causeOf(err error) *cause {
 	if err == nil {
 		return &passedCause
@@ -209,6 +158,14 @@ func causeOf(err error) *cause {
 		}
 	}
 	return &unknownCause
+}
+
+// public is the reason a client may learn.
+func (c *cause) public() string {
+	if c.aud == client {
+		return c.reason
+	}
+	return unavailable
 }
 
 // Reason returns the stable, machine-readable reason code of err, as
@@ -243,9 +200,8 @@ func causeOf(err error) *cause {
 func Reason(err error) string { return causeOf(err).reason }
 
 // PublicReason returns the reason code of err that is safe to show a client:
-// Reason(err), except that causes which are the operator's business (a bad
-// key, an API answer outside the protocol, an outage, a spent failover budget,
-// a failed replay store, an unknown error) all read "captcha-unavailable",
-// so a client learns nothing about the server's configuration. A nil error is
+// Reason(err), except that the operator's causes (a bad key, an API answer
+// outside the protocol, an outage, a spent failover budget, a failed replay
+// store, an unknown error) all read "captcha-unavailable". A nil error is
 // "passed". DefaultErrorHandler shows it.
-func PublicReason(err error) string { return causeOf(err).public }
+func PublicReason(err error) string { return causeOf(err).public() }

@@ -7,45 +7,42 @@ import (
 	"time"
 )
 
-// FailoverPolicy decides whether a request is admitted when the CAPTCHA cannot
-// be verified because of an outage. The middleware consults it for exactly two
-// causes, and never for any other error:
+// FailoverPolicy decides whether a request is admitted when the CAPTCHA
+// cannot be verified because of an outage. The middleware asks it only when
+// err wraps ErrServerUnreachable (this server got no answer from the API: a
+// trustworthy outage signal) or ErrClientReportedFailover (the browser says
+// it could not reach the API and the API saw no outage: anyone can forge
+// that). A bad API key, an unexpected API answer and every client mistake
+// are rejected whatever the policy says.
 //
-//   - err wraps ErrServerUnreachable: this server got no answer from the API
-//     (network error, timeout, HTTP 5xx, or the Client's breaker is open). A
-//     trustworthy outage signal.
-//   - err wraps ErrClientReportedFailover: the browser says it could not reach
-//     the API and the API saw no outage (HTTP 412). Anyone can forge that.
-//
-// A bad API key, an unexpected API answer, an exhausted retrieval limit and
-// every client mistake are always rejected, whatever the policy says.
-//
-// A nil FailoverPolicy in Options is FailClosed. Implementations must be safe
-// for concurrent use.
+// Admit returns nil to admit the request, or the cause of rejecting it: err
+// itself, or an error that wraps it (a cause that does not is joined with
+// err). A nil FailoverPolicy in Options is FailClosed. Implementations must
+// be safe for concurrent use.
 type FailoverPolicy interface {
-	Admit(r *http.Request, err error) bool
+	Admit(r *http.Request, err error) error
 }
 
-// FailoverFunc adapts a function to FailoverPolicy, for custom decisions (say,
-// admit logged-in users only). It is called only with the two causes listed
-// on FailoverPolicy.
-type FailoverFunc func(r *http.Request, err error) bool
+// FailoverFunc adapts a function to FailoverPolicy, for custom decisions,
+// such as admitting logged-in users only, or the rest through a LimitFailover
+// (return its Admit, which carries the budget's cause).
+type FailoverFunc func(r *http.Request, err error) error
 
 // Admit calls f(r, err).
-func (f FailoverFunc) Admit(r *http.Request, err error) bool { return f(r, err) }
+func (f FailoverFunc) Admit(r *http.Request, err error) error { return f(r, err) }
 
 type failClosed struct{}
 
-func (failClosed) Admit(*http.Request, error) bool { return false }
-func (failClosed) String() string                  { return "FailClosed" }
+func (failClosed) Admit(_ *http.Request, err error) error { return err }
+func (failClosed) String() string                         { return "FailClosed" }
 
 type failOpen struct{ clientFailover bool }
 
-func (p failOpen) Admit(_ *http.Request, err error) bool {
-	if errors.Is(err, ErrClientReportedFailover) {
-		return p.clientFailover
+func (p failOpen) Admit(_ *http.Request, err error) error {
+	if errors.Is(err, ErrServerUnreachable) || p.clientFailover && errors.Is(err, ErrClientReportedFailover) {
+		return nil
 	}
-	return errors.Is(err, ErrServerUnreachable)
+	return err
 }
 
 func (p failOpen) String() string {
@@ -68,9 +65,8 @@ var (
 
 	// FailOpenTrustingClientFailover admits what FailOpen admits and also
 	// tokens whose client-reported failover the API did not confirm (412).
-	// Anyone can make such a token, so this admits any bot that tries: use it
-	// only where availability matters more than protection, ideally bounded
-	// with LimitFailover.
+	// Anyone can make such a token: use it only where availability matters
+	// more than protection, bounded with LimitFailover.
 	FailOpenTrustingClientFailover FailoverPolicy = failOpen{clientFailover: true}
 )
 
@@ -88,15 +84,12 @@ func LimitFailover(p FailoverPolicy, n int, per time.Duration) FailoverPolicy {
 
 // LimitFailoverShared is LimitFailover whose budget is counted by c, so every
 // process using the same Counter (such as a redisstore.Store on one Redis)
-// shares one budget of n admissions per window: 4 instances with a budget of
-// 10 a minute admit 10 in a minute, not 40. The budget is counted under the
-// key "failover:<n>/<per>" (such as "failover:10/1m0s"): budgets of the same
-// n and per on one Counter share one count (that is how a fleet shares it),
-// budgets of another size or window never touch it. To keep two equal
-// budgets apart, give them two Counters (two MemoryStores, or redisstore
-// stores with different WithKeyPrefix). When c fails, nothing is admitted (the rejection wraps
-// ErrFailoverLimitReached). n and per must be positive and c not nil, or
-// LimitFailoverShared panics.
+// shares one budget: 4 instances with a budget of 10 a minute admit 10 in a
+// minute, not 40. The count's key is "failover:<n>/<per>" (such as
+// "failover:10/1m0s"), so budgets of the same n and per on one Counter share
+// a count; two Counters (two MemoryStores, or redisstore stores with
+// different WithKeyPrefix) keep equal budgets apart. When c fails, nothing is
+// admitted. n and per must be positive and c not nil, or it panics.
 func LimitFailoverShared(p FailoverPolicy, n int, per time.Duration, c Counter) FailoverPolicy {
 	if c == nil {
 		panic("trustcaptcha: LimitFailoverShared: nil Counter")
@@ -105,11 +98,11 @@ func LimitFailoverShared(p FailoverPolicy, n int, per time.Duration, c Counter) 
 }
 
 func newLimitedFailover(name string, p FailoverPolicy, n int, per time.Duration, c Counter) *limitedFailover {
-	if p == nil {
-		p = FailClosed
-	}
 	if n <= 0 || per <= 0 {
 		panic(fmt.Sprintf("trustcaptcha: %s(%d, %v): n and per must be positive", name, n, per))
+	}
+	if p == nil {
+		p = FailClosed
 	}
 	return &limitedFailover{policy: p, n: int64(n), per: per, counter: c, key: fmt.Sprintf("failover:%d/%v", n, per)}
 }
@@ -119,42 +112,21 @@ type limitedFailover struct {
 	n       int64
 	per     time.Duration
 	counter Counter
-	key     string // the Counter key: "failover:<n>/<per>"
+	key     string
 }
 
-// Admit reports whether the wrapped policy admits the request and the
-// budget of the current window has room.
-func (l *limitedFailover) Admit(r *http.Request, err error) bool {
-	ok, _ := l.admit(r, err)
-	return ok
-}
-
-// admit is Admit with the cause of a rejection: the wrapped policy's, or a
-// spent budget. It asks the wrapped policy once.
-func (l *limitedFailover) admit(r *http.Request, err error) (bool, error) {
-	if ok, cause := admit(l.policy, r, err); !ok {
-		return false, cause
+// Admit admits what the wrapped policy admits while the budget of the
+// current window has room.
+func (l *limitedFailover) Admit(r *http.Request, err error) error {
+	if cause := l.policy.Admit(r, err); cause != nil {
+		return cause
 	}
 	count, cerr := l.counter.Increment(r.Context(), l.key, l.per)
 	switch {
 	case cerr != nil:
-		return false, fmt.Errorf("%w (its counter failed: %v): %w", ErrFailoverLimitReached, cerr, err)
+		return fmt.Errorf("%w (its counter failed: %v): %w", ErrFailoverLimitReached, cerr, err)
 	case count > l.n:
-		return false, fmt.Errorf("%w: %w", ErrFailoverLimitReached, err)
+		return fmt.Errorf("%w: %w", ErrFailoverLimitReached, err)
 	}
-	return true, nil
-}
-
-// budgeted is a policy that names the cause of its own rejections.
-type budgeted interface {
-	admit(r *http.Request, err error) (bool, error)
-}
-
-// admit asks p whether to admit a request that could not be verified
-// because of err, asking it once; a rejection comes with its cause.
-func admit(p FailoverPolicy, r *http.Request, err error) (bool, error) {
-	if b, ok := p.(budgeted); ok {
-		return b.admit(r, err)
-	}
-	return p.Admit(r, err), err
+	return nil
 }

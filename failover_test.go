@@ -26,7 +26,7 @@ func admits(p trustcaptcha.FailoverPolicy, n int) int {
 	r := httptest.NewRequest(http.MethodPost, "/", nil)
 	got := 0
 	for range n {
-		if p.Admit(r, err) {
+		if p.Admit(r, err) == nil {
 			got++
 		}
 	}
@@ -101,15 +101,17 @@ func TestLimitFailoverBoundsAdmissions(t *testing.T) {
 		trustcaptcha.NewMemoryStoreWithClock(clock.Now, 10))
 	err := fmt.Errorf("%w", trustcaptcha.ErrServerUnreachable)
 	r := httptest.NewRequest(http.MethodPost, "/", nil)
-	assert.True(t, p.Admit(r, err))
-	assert.False(t, p.Admit(r, err))
+	assert.NoError(t, p.Admit(r, err))
+	assert.ErrorIs(t, p.Admit(r, err), trustcaptcha.ErrFailoverLimitReached)
 	clock.Advance(time.Minute)
-	assert.True(t, p.Admit(r, err), "a new window, a new budget")
-	assert.False(t, p.Admit(r, err))
-	assert.False(
-		t,
+	assert.NoError(t, p.Admit(r, err), "a new window, a new budget")
+	spent := p.Admit(r, err)
+	assert.ErrorIs(t, spent, trustcaptcha.ErrFailoverLimitReached)
+	assert.ErrorIs(t, spent, trustcaptcha.ErrServerUnreachable, "the outage cause stays")
+	assert.Equal(
+		t, err,
 		trustcaptcha.LimitFailover(trustcaptcha.FailClosed, 5, time.Second).Admit(r, err),
-		"a limit never admits what the policy rejects",
+		"a limit never admits what the policy rejects, and passes its cause on",
 	)
 	assert.Panics(t, func() { trustcaptcha.LimitFailover(trustcaptcha.FailOpen, 0, time.Second) })
 	assert.Panics(t, func() { trustcaptcha.LimitFailoverShared(trustcaptcha.FailOpen, 1, time.Second, nil) })
@@ -189,7 +191,7 @@ func TestOutageThroughTheMiddleware(t *testing.T) {
 func TestLimitFailoverAsksItsPolicyOnce(t *testing.T) {
 	t.Parallel()
 	var asked atomic.Int64
-	policy := trustcaptcha.FailoverFunc(func(*http.Request, error) bool { asked.Add(1); return true })
+	policy := trustcaptcha.FailoverFunc(func(*http.Request, error) error { asked.Add(1); return nil })
 	var reasons []string
 	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
 		Verifier: &stub{err: fmt.Errorf("%w (HTTP 412)", trustcaptcha.ErrClientReportedFailover)},
@@ -202,4 +204,46 @@ func TestLimitFailoverAsksItsPolicyOnce(t *testing.T) {
 	assert.Equal(t, int64(3), asked.Load(), "one question per request")
 	assert.Equal(t, []string{"client-failover-unconfirmed", "failover-limit-reached",
 		"failover-limit-reached"}, reasons)
+}
+
+// A policy's cause reaches the Decision: a FailoverFunc that hands the rest
+// to a LimitFailover keeps the budget's cause, and a cause of its own that
+// does not wrap the outage is joined with it.
+func TestFailoverFuncCauses(t *testing.T) {
+	t.Parallel()
+	limit := trustcaptcha.LimitFailover(trustcaptcha.FailOpen, 1, time.Hour)
+	membersOnly := errors.New("members only during outages")
+	cases := []struct {
+		name    string
+		policy  func(r *http.Request, err error) error
+		reasons []string
+		wantErr error
+	}{
+		{"the budget's cause through a FailoverFunc", func(r *http.Request, err error) error {
+			if r.Header.Get("X-Member") == "yes" {
+				return nil
+			}
+			return limit.Admit(r, err)
+		}, []string{"server-unreachable", "failover-limit-reached"}, trustcaptcha.ErrFailoverLimitReached},
+		{"a cause of its own, joined with the outage", func(*http.Request, error) error { return membersOnly },
+			[]string{"server-unreachable", "server-unreachable"}, membersOnly},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []trustcaptcha.Decision
+			h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
+				Verifier: &stub{err: fmt.Errorf("%w: timeout", trustcaptcha.ErrServerUnreachable)},
+				Failover: trustcaptcha.FailoverFunc(tc.policy), Logger: quietLogger(),
+				OnDecision: func(_ *http.Request, d trustcaptcha.Decision) { got = append(got, d) },
+			})(probe(&seen{}))
+			send(h, tokenFor(freshID()))
+			send(h, tokenFor(freshID()))
+			require.Len(t, got, 2)
+			assert.Equal(t, tc.reasons, []string{got[0].Reason, got[1].Reason})
+			last := got[1]
+			assert.False(t, last.Admitted)
+			assert.ErrorIs(t, last.Err, tc.wantErr)
+			assert.ErrorIs(t, last.Err, trustcaptcha.ErrServerUnreachable)
+		})
+	}
 }

@@ -3,6 +3,7 @@ package trustcaptcha
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -178,7 +179,7 @@ func (m *middleware) log(r *http.Request, d Decision) {
 		return
 	}
 	ctx := r.Context()
-	if causeOf(d.Err).operator {
+	if causeOf(d.Err).aud == operator {
 		if ok, suppressed := m.opLog.allow(d.Reason); ok {
 			m.logger.LogAttrs(ctx, slog.LevelError, "trustcaptcha: CAPTCHA verification cannot work; check the configuration",
 				slog.String("reason", d.Reason), slog.String("error", d.Err.Error()),
@@ -332,7 +333,7 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 	m.log(r, d)
 	// ReportOnly still enforces what cannot be handed on: an oversized body
 	// (it was not read whole) and a request nobody waits for.
-	enforced := !m.reportOnly || d.Status == http.StatusRequestEntityTooLarge || d.Reason == reasonRequestCanceled
+	enforced := !m.reportOnly || d.Status == http.StatusRequestEntityTooLarge || d.Reason == canceledReason
 	if !d.Admitted && enforced {
 		m.errorHandler(w, r, d.Err)
 		return
@@ -359,8 +360,10 @@ func (m *middleware) check(r *http.Request, tok string) (res *Result, failover b
 		if c := causeOf(err).err; c != ErrServerUnreachable && c != ErrClientReportedFailover {
 			return nil, false, err
 		}
-		ok, cause := admit(m.failover, r, err)
-		if !ok {
+		if cause := m.failover.Admit(r, err); cause != nil {
+			if !errors.Is(cause, err) {
+				cause = fmt.Errorf("%w: %w", cause, err)
+			}
 			return nil, false, cause
 		}
 		if cerr := m.claim(r.Context(), nil, tok); cerr != nil {

@@ -1,6 +1,7 @@
 package trustcaptcha
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -28,13 +29,12 @@ func StatusCode(err error) int { return causeOf(err).status }
 // call it; a nil err is answered as captcha-unavailable.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	c := causeOf(err)
-	detail := c.detail
+	detail, reason := cmp.Or(c.detail, "The CAPTCHA cannot be verified right now. Please try again later."), c.public()
 	if r, ok := err.(*rejection); ok && r.hint != "" {
 		detail += " The server " + r.hint + "."
 	}
-	reason := c.public
 	if err == nil {
-		reason = reasonCaptchaUnavailable
+		reason = unavailable
 	}
 	title := "CAPTCHA verification failed"
 	if c.status == http.StatusRequestEntityTooLarge {

@@ -190,7 +190,8 @@ func (c chunksAt) ReadAt(p []byte, off int64) (int, error) {
 	return n, io.EOF
 }
 
-// fill reads into c until it is full or r fails; io.EOF means r ended first.
+// fill reads into c until it is full or r fails; io.EOF means r ended first
+// (io.ReadFull would hide a body cut short as io.ErrUnexpectedEOF).
 func fill(r io.Reader, c []byte) (int, error) {
 	n := 0
 	for n < len(c) {
@@ -210,16 +211,23 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: Content-Length %d over the %d-byte limit", ErrBodyTooLarge, r.ContentLength, limit)
 	}
 	body, err := readCapped(r.Body, limit, r.ContentLength)
+	return body, bodyError(err, limit)
+}
+
+// bodyError names what went wrong reading a body with a limit of limit
+// bytes: nil, ErrBodyTooLarge (also for an outer http.MaxBytesReader's
+// limit), the spool's own trouble, or ErrTokenMissing.
+func bodyError(err error, limit int64) error {
 	var mbe *http.MaxBytesError
 	switch {
-	case errors.As(err, &mbe): // an outer http.MaxBytesReader's limit
-		return nil, fmt.Errorf("%w: over the %d-byte limit of an outer http.MaxBytesReader", ErrBodyTooLarge, mbe.Limit)
+	case err == nil || errors.Is(err, errSpool): // errSpool: no sentinel, so the operator hears of it
+		return err
+	case errors.As(err, &mbe):
+		return fmt.Errorf("%w: over the %d-byte limit of an outer http.MaxBytesReader", ErrBodyTooLarge, mbe.Limit)
 	case errors.Is(err, errTooLong):
-		return nil, fmt.Errorf("%w: over the %d-byte limit", ErrBodyTooLarge, limit)
-	case err != nil:
-		return nil, fmt.Errorf("%w: reading the body failed", ErrTokenMissing)
+		return fmt.Errorf("%w: over the %d-byte limit", ErrBodyTooLarge, limit)
 	}
-	return body, nil
+	return fmt.Errorf("%w: reading the body failed", ErrTokenMissing)
 }
 
 // tokenMembers collects the top-level members of a JSON body that
@@ -309,16 +317,8 @@ func (m *middleware) fromMultipart(r *http.Request, boundary string) (string, fu
 			ErrBodyTooLarge, r.ContentLength, m.maxMultipart)
 	}
 	body, size, done, err := spool(r.Body, r.ContentLength, m.maxBody, m.maxMultipart)
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		return "", noop, fmt.Errorf("%w: over the %d-byte limit of an outer http.MaxBytesReader", ErrBodyTooLarge, mbe.Limit)
-	case errors.Is(err, errTooLong):
-		return "", noop, fmt.Errorf("%w: over the %d-byte multipart limit", ErrBodyTooLarge, m.maxMultipart)
-	case errors.Is(err, errSpool):
-		return "", noop, err // the server's own trouble: no sentinel, so the operator hears of it
-	case err != nil:
-		return "", noop, fmt.Errorf("%w: reading the body failed", ErrTokenMissing)
+	if err != nil {
+		return "", noop, bodyError(err, m.maxMultipart)
 	}
 	tok, err := m.multipartToken(body, size, boundary)
 	if _, serr := body.Seek(0, io.SeekStart); serr != nil {
