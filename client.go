@@ -37,11 +37,9 @@ const (
 	// two probes (the first comes after 500 ms; see WithBreaker).
 	DefaultBreakerCooldown = 10 * time.Second
 	// DefaultMaxInFlight is how many verifications may wait on the API at
-	// once per Client. A healthy API at 5,000 verifications a second and
-	// 50 ms keeps about 250 waiting (Little's law); 512 leaves room for
-	// bursts and a slower API, and bounds what an outage can pile up: at
-	// most 512 goroutines and connections wait on a dead API, not one per
-	// arriving request until the breaker opens.
+	// once per Client: a healthy API at 5,000 verifications a second and
+	// 50 ms keeps about 250 waiting (Little's law), and a dead one holds at
+	// most 512 goroutines and connections, not one per arriving request.
 	DefaultMaxInFlight = 512
 	// maxResultBytes caps how much of a 200 answer is read; a real result is
 	// under 2 KiB.
@@ -209,14 +207,11 @@ func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) Client
 // unreachable errors (network error, timeout, HTTP 5xx) the Client stops
 // calling the API and answers ErrServerUnreachable (wrapping ErrBreakerOpen)
 // at once, so the failover policy applies without waiting for a timeout.
-// The cool-down adapts: the first probe goes to the API after 500 ms (or
-// cooldown, if shorter), and each failed probe doubles the wait up to
-// cooldown, the longest wait; so an outage of a few seconds costs about as
-// long again, not a whole cooldown. One probe at a time, bounded by the
-// Client's timeout; one that has not settled 100 ms after that (a custom
-// transport that ignores its context) no longer counts. Any answer that is
-// not a 5xx closes the breaker and resets the wait. failures <= 0 turns the
-// breaker off. Default: DefaultBreakerFailures and DefaultBreakerCooldown.
+// One probe at a time then goes to the API: the first after min(500 ms,
+// cooldown), each failed probe doubling the wait up to cooldown, so a short
+// outage costs about as long again. Any answer that is not a 5xx closes the
+// breaker. failures <= 0 turns it off. Default: DefaultBreakerFailures and
+// DefaultBreakerCooldown.
 func WithBreaker(failures int, cooldown time.Duration) ClientOption {
 	return func(c *clientConfig) error {
 		if failures > 0 && cooldown <= 0 {
@@ -279,7 +274,8 @@ func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
 		timeout:  cfg.timeout,
 		inFlight: make(chan struct{}, cfg.maxInFlight),
 	}
-	c.authHeader, c.uaHeader = []string{"Bearer " + apiKey}, []string{userAgent()}
+	ua := base64.StdEncoding.EncodeToString([]byte(`{"language":"go","version":"` + Version + `"}`))
+	c.authHeader, c.uaHeader = []string{"Bearer " + apiKey}, []string{"Trustcaptcha/" + ua}
 	if cfg.breakerFailures > 0 {
 		c.breaker = &breaker{threshold: cfg.breakerFailures, maxWait: cfg.breakerCooldown,
 			probeTimeout: cfg.timeout, now: cfg.now}
@@ -324,10 +320,6 @@ func newTransport(cfg clientConfig) *http.Transport {
 	return t
 }
 
-func userAgent() string {
-	return "Trustcaptcha/" + base64.StdEncoding.EncodeToString([]byte(`{"language":"go","version":"`+Version+`"}`))
-}
-
 // CloseIdleConnections closes the Client's idle keep-alive connections. The
 // Client stays usable.
 func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
@@ -349,17 +341,12 @@ func (c *Client) Stats() ClientStats {
 	return ClientStats{InFlight: len(c.inFlight), BreakerOpen: c.breaker.isOpen()}
 }
 
-// Verify fetches the result of the verification named by token. It parses the
-// token first (ErrTokenInvalid, with no request, if it is not the widget's
+// Verify fetches the result of the verification named by token: it parses
+// the token (ErrTokenInvalid, with no request, if it is not the widget's
 // format), then asks the API once, bounded by the client's timeout and ctx.
-//
-// It returns the result whatever it says (the caller decides on
-// VerificationPassed and Score) or an error wrapping one sentinel:
-// ErrAPIKeyInvalid, ErrVerificationNotFound, ErrResultExpired,
-// ErrClientReportedFailover, ErrVerificationNotFinished,
-// ErrRetrievalLimitReached, ErrServerUnreachable (network error, timeout,
-// 5xx, breaker open) or ErrUnexpectedResponse. When ctx ends first the error
-// wraps ctx.Err() instead. Error text never holds the key or the token.
+// It returns the result whatever it says (the caller judges it) or an error
+// wrapping the sentinel of the API's answer (see Reason), or ctx.Err() when
+// ctx ended first. Error text never holds the key or the token.
 func (c *Client) Verify(ctx context.Context, token string) (*Result, error) {
 	tok, err := ParseToken(token)
 	if err != nil {
@@ -504,19 +491,11 @@ func neverDialled(err error) bool {
 	return errors.As(err, &op) && op.Op == "dial"
 }
 
-// errTimeout is the cause given when the client's own time budget ran out.
-type errTimeout struct{ d time.Duration }
-
-func (e errTimeout) Error() string   { return fmt.Sprintf("no answer within %v", e.d) }
-func (e errTimeout) Timeout() bool   { return true }
-func (e errTimeout) Unwrap() error   { return context.DeadlineExceeded }
-func (e errTimeout) Temporary() bool { return true }
-
 // transportCause strips the URL from a transport error (url.Error prints it)
 // and names a spent time budget plainly.
 func transportCause(err error, ctx context.Context, d time.Duration) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return errTimeout{d}
+		return fmt.Errorf("no answer within %v: %w", d, context.DeadlineExceeded)
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

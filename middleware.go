@@ -65,16 +65,11 @@ type Options struct {
 	// MaxMultipartBytes caps a whole multipart/form-data body, files
 	// included; larger bodies get 413. Zero means DefaultMaxMultipartBytes
 	// (32 MiB); a value below MaxBodyBytes is raised to it. Negative panics.
-	//
-	// Parts cost more to parse than their bytes (maps and strings in
-	// mime/multipart), so a form also gets 413 beyond 1,000 parts or
-	// 10,000 part header lines in all (net/http's own numbers), or when
-	// its parts and header lines would cost more memory than 4 x its size +
-	// 64 KiB: each part counts about 1 KiB, each header line 200 bytes,
-	// against 3 x the body's size + 48 KiB. A browser form of a few dozen
-	// short fields, or any number of fields beside a file that pays for
-	// them, passes; a form of hundreds of tiny fields should carry the token
-	// in TokenHeader instead, which the middleware reads without the body.
+	// A form also gets 413 beyond 1,000 parts or 10,000 part header lines
+	// (net/http's numbers), or when parsing its parts would cost more memory
+	// than 4 x its size + 64 KiB (each part counts about 1 KiB, each header
+	// line 200 bytes): a form of hundreds of tiny fields should carry the
+	// token in TokenHeader, which is read without the body.
 	MaxMultipartBytes int64
 
 	// TokenField is the form field and top-level JSON member that carries the
@@ -110,26 +105,24 @@ type Options struct {
 	TrustedProxies []string
 
 	// ReportOnly, when true, verifies and reports every decision but never
-	// rejects on it: the next handler always runs and can read the decision
-	// with DecisionFromContext. Oversized bodies still get 413, and a request
-	// whose client went away still stops. False means decisions are enforced.
+	// rejects on it: the next handler runs and reads it with
+	// DecisionFromContext. Oversized bodies still get 413, and a request
+	// whose client went away still stops. False enforces decisions.
 	ReportOnly bool
 
 	// OnDecision, when set, is called once per verified request, before the
-	// next handler or the rejection, with what was decided. It must be safe
-	// for concurrent use and should be fast. The Decision never holds the
-	// token or the key. Nil means no callback.
+	// next handler or the rejection, with what was decided (never the token
+	// or the key). It must be safe for concurrent use and fast. Nil means
+	// no callback.
 	OnDecision func(r *http.Request, d Decision)
 
 	// ReplayStore records the verifications that admitted a request, so a
-	// second request with the same verification (the same token, or the
-	// same verification ID re-encoded) is rejected with ErrTokenReused:
-	// one solved CAPTCHA admits one request. A verification is claimed only
-	// when every other check passed (also when the failover policy admits
-	// it) and is kept until its result expires. A store error rejects with
-	// ErrReplayCheckUnavailable. Nil means one MemoryStore shared by every
-	// RequireCaptcha in the process; a fleet of instances shares one on
-	// Redis (package redisstore).
+	// second request with the same verification (the same token, or its ID
+	// re-encoded) is rejected with ErrTokenReused. A verification is claimed
+	// when every other check passed (also on failover) and kept until its
+	// result expires; a store error rejects with ErrReplayCheckUnavailable.
+	// Nil means one MemoryStore shared by every RequireCaptcha in the
+	// process; a fleet shares one on Redis (package redisstore).
 	ReplayStore ReplayStore
 
 	// AllowReplay, when true, turns the single-use check off: a token is
@@ -138,14 +131,12 @@ type Options struct {
 	// single use.
 	AllowReplay bool
 
-	// Logger receives operator errors, logged at level Error: the API
-	// rejected the key, the API answered outside the protocol, the
-	// ReplayStore failed, or a custom Verifier failed with an unknown
-	// error. Each reason is logged the first time, then at most once a
-	// minute with the number not logged meanwhile ("suppressed"). Every
-	// rejection is logged at level Debug with its cause (for a missing
-	// token: where the middleware looked). Nil means slog.Default(); to
-	// silence it use slog.New(slog.DiscardHandler).
+	// Logger receives operator errors at level Error (a rejected key, an
+	// API answer outside the protocol, a failed ReplayStore, a custom
+	// Verifier's unknown error): each reason the first time, then at most
+	// once a minute with the number "suppressed" meanwhile. Every rejection
+	// is logged at level Debug with its cause. Nil means slog.Default();
+	// slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
 }
 
@@ -261,10 +252,10 @@ func newMiddleware(o Options) *middleware {
 	m := &middleware{
 		verifier:     o.Verifier,
 		threshold:    cmp.Or(o.Threshold, DefaultThreshold),
-		failover:     o.Failover,
+		failover:     cmp.Or(o.Failover, FailClosed),
 		errorHandler: o.ErrorHandler,
 		maxBody:      cmp.Or(o.MaxBodyBytes, DefaultMaxBodyBytes),
-		maxMultipart: cmp.Or(o.MaxMultipartBytes, DefaultMaxMultipartBytes),
+		maxMultipart: max(cmp.Or(o.MaxMultipartBytes, DefaultMaxMultipartBytes), cmp.Or(o.MaxBodyBytes, DefaultMaxBodyBytes)),
 		tokenField:   cmp.Or(o.TokenField, DefaultTokenField),
 		tokenHeader:  http.CanonicalHeaderKey(cmp.Or(o.TokenHeader, DefaultTokenHeader)),
 		headerName:   cmp.Or(o.TokenHeader, DefaultTokenHeader),
@@ -272,11 +263,8 @@ func newMiddleware(o Options) *middleware {
 		matchIP:      o.MatchClientIP,
 		reportOnly:   o.ReportOnly,
 		onDecision:   o.OnDecision,
-		logger:       o.Logger,
+		logger:       cmp.Or(o.Logger, slog.Default()),
 		opLog:        operatorLog{now: time.Now, last: map[string]time.Time{}, suppressed: map[string]int{}},
-	}
-	if m.failover == nil {
-		m.failover = FailClosed
 	}
 	switch {
 	case o.AllowReplay:
@@ -287,12 +275,6 @@ func newMiddleware(o Options) *middleware {
 	}
 	if m.errorHandler == nil {
 		m.errorHandler = DefaultErrorHandler
-	}
-	if m.logger == nil {
-		m.logger = slog.Default()
-	}
-	if m.maxMultipart < m.maxBody {
-		m.maxMultipart = m.maxBody
 	}
 	if len(o.AllowedOrigins) > 0 {
 		m.origins = make(map[string]bool, len(o.AllowedOrigins))

@@ -18,47 +18,39 @@ import (
 	"unicode"
 )
 
-// extractToken finds the verification token in r: the header first, then the
-// body by Content-Type (urlencoded form, multipart form, JSON). Never the
-// query string. The next handler sees the request it would have seen without
-// us: r.Body holds the same bytes (the handler's ParseForm reads them as
-// usual); a multipart body is
-// spooled (memory up to maxBody, beyond that one temporary file) and left
-// unparsed, so the handler's own ParseMultipartForm, FormValue or
-// MultipartReader work as they would. done releases the spool; the caller
-// runs it when the next handler has returned. It is never nil.
+// extractToken finds the token in r: the header, then the body by
+// Content-Type (urlencoded form, multipart form, JSON), never the query.
+// The next handler sees the request it would have seen without us: r.Body
+// holds the same bytes, and a multipart body is spooled (in memory up to
+// maxBody, beyond that in one temporary file) and left unparsed. done
+// releases the spool once the next handler has returned; it is never nil.
 func (m *middleware) extractToken(r *http.Request) (tok string, done func(), err error) {
 	done = func() {}
-	if vals := r.Header.Values(m.tokenHeader); len(vals) > 0 {
-		tok, err := single(vals, "header")
-		if err != nil || tok != "" {
-			return tok, done, err
-		}
+	if tok, err := single(r.Header.Values(m.tokenHeader), "header"); err != nil || tok != "" {
+		return tok, done, err
 	}
 	if r.Body == nil || r.Body == http.NoBody {
 		return "", done, fmt.Errorf("%w: no header and no body", ErrTokenMissing)
 	}
-	ct := r.Header.Get("Content-Type")
-	if ct == "" {
-		return "", done, fmt.Errorf("%w: body without Content-Type", ErrTokenMissing)
-	}
-	mt, params, err := mime.ParseMediaType(ct)
-	if err != nil {
-		return "", done, fmt.Errorf("%w: unreadable Content-Type", ErrTokenMissing)
-	}
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	isJSON := mt == "application/json" || strings.HasSuffix(mt, "+json")
-	if mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data" && !isJSON {
+	ce := r.Header.Get("Content-Encoding")
+	switch {
+	case err != nil:
+		return "", done, fmt.Errorf("%w: no readable Content-Type", ErrTokenMissing)
+	case mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data" && !isJSON:
 		return "", done, fmt.Errorf("%w: Content-Type %.60s carries no token", ErrTokenMissing, mt)
-	}
-	if ce := r.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+	case ce != "" && !strings.EqualFold(ce, "identity"):
 		return "", done, fmt.Errorf("%w: Content-Encoding %.20q is not supported", ErrTokenMissing, ce)
-	}
-	if mt == "multipart/form-data" {
+	case mt == "multipart/form-data":
 		return m.fromMultipart(r, params["boundary"])
 	}
-	body, err := readBody(r, m.maxBody)
+	if r.ContentLength > m.maxBody {
+		return "", done, fmt.Errorf("%w: Content-Length %d over the %d-byte limit", ErrBodyTooLarge, r.ContentLength, m.maxBody)
+	}
+	body, err := readCapped(r.Body, m.maxBody, r.ContentLength)
 	if err != nil {
-		return "", done, err
+		return "", done, bodyError(err, m.maxBody)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	if isJSON {
@@ -70,10 +62,8 @@ func (m *middleware) extractToken(r *http.Request) (tok string, done func(), err
 }
 
 // formValues returns the values of field in a urlencoded body, read as
-// url.ParseQuery reads it (a pair with a semicolon, or whose name or value
-// does not unescape, is skipped) but without building the whole form: only
-// names that are escaped cost an allocation. The handler's own ParseForm
-// reads r.Body again.
+// url.ParseQuery reads it (a pair with a semicolon, or that does not
+// unescape, is skipped) without building the whole form.
 func formValues(body []byte, field string) []string {
 	var vals []string
 	for pair := range bytes.SplitSeq(body, []byte("&")) {
@@ -97,7 +87,7 @@ func formValues(body []byte, field string) []string {
 }
 
 // single returns the one token among vals (all equal after trimming), "" if
-// they are all empty, and ErrTokenInvalid if they disagree.
+// there is none, and ErrTokenInvalid if they disagree.
 func single(vals []string, where string) (string, error) {
 	tok := ""
 	for _, v := range vals {
@@ -113,6 +103,7 @@ func single(vals []string, where string) (string, error) {
 	return tok, nil
 }
 
+// fieldToken is single for a body: no token there is ErrTokenMissing.
 func fieldToken(vals []string, where string) (string, error) {
 	tok, err := single(vals, where)
 	if err == nil && tok == "" {
@@ -124,31 +115,28 @@ func fieldToken(vals []string, where string) (string, error) {
 // errTooLong is readCapped's error for input longer than its limit.
 var errTooLong = errors.New("longer than the limit")
 
-// readChunk is the most readCapped allocates ahead of the bytes that arrived.
+// readChunk is the most a read allocates ahead of the bytes that arrived.
 const readChunk = 64 << 10
 
-// readCapped reads r to its end, at most limit bytes: errTooLong past that.
-// hint, when positive, is the announced length (a Content-Length). Every
-// read of untrusted input in this package goes through it.
+// readCapped reads r to its end, at most limit bytes (errTooLong past
+// that); hint is the announced length (a Content-Length), if positive.
+// Every read of untrusted input in this package goes through it.
 func readCapped(r io.Reader, limit, hint int64) ([]byte, error) {
 	chunks, n, err := readUpTo(r, limit, hint)
-	if err == nil && n > limit {
-		err = errTooLong
-	}
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, err
-	}
-	if len(chunks) == 1 {
+	case n > limit:
+		return nil, errTooLong
+	case len(chunks) == 1:
 		return chunks[0], nil
 	}
 	return bytes.Join(chunks, nil), nil
 }
 
-// readUpTo reads r to its end but at most limit+1 bytes (one more than the
-// limit tells a longer input), and returns them in chunks, n in all. Memory
-// follows the bytes that arrive, whatever hint announced: a chunk is at
-// most readChunk bytes (the first is sized by hint), so reading never
-// allocates more than readChunk ahead of the bytes received.
+// readUpTo reads r to its end but at most limit+1 bytes, in chunks, n in
+// all. A chunk is at most readChunk bytes (the first is sized by hint), so
+// memory follows the bytes that arrive, whatever hint announced.
 func readUpTo(r io.Reader, limit, hint int64) (chunks [][]byte, n int64, err error) {
 	for n <= limit {
 		size := int64(readChunk)
@@ -171,6 +159,20 @@ func readUpTo(r io.Reader, limit, hint int64) (chunks [][]byte, n int64, err err
 	return chunks, n, nil
 }
 
+// fill reads into c until it is full or r fails; io.EOF means r ended first
+// (io.ReadFull would hide a body cut short as io.ErrUnexpectedEOF).
+func fill(r io.Reader, c []byte) (int, error) {
+	n := 0
+	for n < len(c) {
+		m, err := r.Read(c[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
 // chunksAt reads the chunks readUpTo returned as one stream.
 type chunksAt [][]byte
 
@@ -190,37 +192,14 @@ func (c chunksAt) ReadAt(p []byte, off int64) (int, error) {
 	return n, io.EOF
 }
 
-// fill reads into c until it is full or r fails; io.EOF means r ended first
-// (io.ReadFull would hide a body cut short as io.ErrUnexpectedEOF).
-func fill(r io.Reader, c []byte) (int, error) {
-	n := 0
-	for n < len(c) {
-		m, err := r.Read(c[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
-
-// readBody reads the whole request body, at most limit bytes (ErrBodyTooLarge
-// past that, without reading on when Content-Length says so).
-func readBody(r *http.Request, limit int64) ([]byte, error) {
-	if r.ContentLength > limit {
-		return nil, fmt.Errorf("%w: Content-Length %d over the %d-byte limit", ErrBodyTooLarge, r.ContentLength, limit)
-	}
-	body, err := readCapped(r.Body, limit, r.ContentLength)
-	return body, bodyError(err, limit)
-}
-
 // bodyError names what went wrong reading a body with a limit of limit
-// bytes: nil, ErrBodyTooLarge (also for an outer http.MaxBytesReader's
-// limit), the spool's own trouble, or ErrTokenMissing.
+// bytes: ErrBodyTooLarge (also for an outer http.MaxBytesReader), the
+// spool's own trouble (no sentinel: the operator hears of it), or else
+// ErrTokenMissing.
 func bodyError(err error, limit int64) error {
 	var mbe *http.MaxBytesError
 	switch {
-	case err == nil || errors.Is(err, errSpool): // errSpool: no sentinel, so the operator hears of it
+	case errors.Is(err, errSpool):
 		return err
 	case errors.As(err, &mbe):
 		return fmt.Errorf("%w: over the %d-byte limit of an outer http.MaxBytesReader", ErrBodyTooLarge, mbe.Limit)
@@ -230,10 +209,9 @@ func bodyError(err error, limit int64) error {
 	return fmt.Errorf("%w: reading the body failed", ErrTokenMissing)
 }
 
-// tokenMembers collects the top-level members of a JSON body that
-// encoding/json matches to the token field (see jsonTokenType): the first
-// one's value, and whether another one differs. More than maxTokenMembers,
-// or one longer than any token, stops the decoding (errBadMembers).
+// tokenMembers is what decoding a JSON body finds of its token members (see
+// jsonTokenType): the first value, and how many. Members that differ, more
+// than maxTokenMembers, or one longer than any token stop the decoding.
 type tokenMembers struct {
 	first string
 	n     int
@@ -242,9 +220,7 @@ type tokenMembers struct {
 const maxTokenMembers = 16
 
 var (
-	// errNotString marks a token member that is not a JSON string.
-	errNotString = errors.New("the token member is not a string")
-	// errBadMembers marks token members that differ, are too many or too long.
+	errNotString  = errors.New("the token member is not a string")
 	errBadMembers = errors.New("token members that differ, or too many, or too long")
 )
 
@@ -264,11 +240,10 @@ func (t *tokenMembers) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// jsonTokenType is a struct type with one field tagged with the token field's
-// name, made once per middleware: decoding a body into it finds the token
-// members exactly as a handler decoding the body into its own struct would
-// (any letter case, escapes, every occurrence). It panics when field cannot
-// be a JSON tag name.
+// jsonTokenType is a struct type whose one field is tagged with the token
+// field's name, so decoding a body into it finds the token members exactly
+// as a handler's own struct would (any letter case, escapes, every
+// occurrence). It panics when field cannot be a JSON tag name.
 func jsonTokenType(field string) reflect.Type {
 	for _, c := range field {
 		if !unicode.IsLetter(c) && !unicode.IsDigit(c) && !strings.ContainsRune("-_.:@$!#%&()*+/;<=>?[]^{|}~ ", c) {
@@ -280,11 +255,10 @@ func jsonTokenType(field string) reflect.Type {
 	}})
 }
 
-// jsonToken returns the token in a JSON body: the top-level string member
-// named like the token field in any letter case. A body that is not one
-// valid JSON object, or a member that is missing, empty or not a string, is
-// ErrTokenMissing; two such members with different values are
-// ErrTokenInvalid.
+// jsonToken returns the token of a JSON body: its top-level string member
+// named like the token field. A body that is not one JSON object, or a
+// member that is missing, empty or not a string, is ErrTokenMissing;
+// members that differ are ErrTokenInvalid.
 func (m *middleware) jsonToken(body []byte) (string, error) {
 	v := reflect.New(m.jsonType)
 	err := json.Unmarshal(body, v.Interface())
@@ -296,17 +270,15 @@ func (m *middleware) jsonToken(body []byte) (string, error) {
 	case err != nil || !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")):
 		return "", fmt.Errorf("%w: the body is not one valid JSON object", ErrTokenMissing)
 	}
-	t := v.Elem().Field(0).Interface().(tokenMembers)
-	if t.first == "" {
-		return "", fmt.Errorf("%w: no string member %q at the top of the JSON object", ErrTokenMissing, m.tokenField)
+	if t := v.Elem().Field(0).Interface().(tokenMembers); t.first != "" {
+		return t.first, nil
 	}
-	return t.first, nil
+	return "", fmt.Errorf("%w: no string member %q at the top of the JSON object", ErrTokenMissing, m.tokenField)
 }
 
-// fromMultipart spools the body, finds the token among its text fields with
-// a multipart.Reader, and leaves r.Body reading the spooled bytes from the
-// start. File parts are never held in memory; text parts together may not
-// exceed maxBody bytes, the whole body maxMultipart (ErrBodyTooLarge).
+// fromMultipart spools the body, finds the token among its text fields, and
+// leaves r.Body reading the spooled bytes from the start, whatever the
+// verdict (in ReportOnly mode the handler runs after a rejection too).
 func (m *middleware) fromMultipart(r *http.Request, boundary string) (string, func(), error) {
 	noop := func() {}
 	if boundary == "" {
@@ -325,35 +297,26 @@ func (m *middleware) fromMultipart(r *http.Request, boundary string) (string, fu
 		done()
 		return "", noop, fmt.Errorf("%w: rewinding the spooled body: %v", errSpool, serr)
 	}
-	// Handed on whatever the verdict: in ReportOnly mode the handler runs
-	// after a rejection too.
 	r.Body = io.NopCloser(body)
 	return tok, done, err
 }
 
-// Multipart forms cost more to parse than their bytes: every part and
-// header line is a few hundred bytes of maps and strings in mime/multipart.
-// These bound that cost; see Options.MaxMultipartBytes.
+// Parsing a multipart form costs more than its bytes: every part and header
+// line is a few hundred bytes of maps and strings in mime/multipart. These
+// bound that cost (see Options.MaxMultipartBytes; measured in cost_test.go).
 const (
-	maxParts       = 1000  // parts in one form, as net/http
-	maxPartHeaders = 10000 // header lines in all parts together, as net/http
-	// What parsing is allowed to allocate: 3 bytes per body byte (holding
-	// the body takes the fourth) plus a fixed allowance.
-	partsAllowancePerByte = 3
-	partsAllowance        = 48 << 10
-	// What a part and a header line are charged against it, and what one
-	// byte of part headers can cost at most (measured: cost_test.go).
-	partCost       = 1 << 10
-	headerLineCost = 200
-	headerByteCost = 48
-	// meterRead is the most a read hands mime/multipart's buffer, so it
-	// never holds more unparsed header lines than were paid for.
-	meterRead = 256
+	maxParts              = 1000     // parts in one form, as net/http
+	maxPartHeaders        = 10000    // header lines in all parts, as net/http
+	partsAllowancePerByte = 3        // parsing may allocate 3 bytes per body byte…
+	partsAllowance        = 48 << 10 // …plus this
+	partCost              = 1 << 10  // charged per part
+	headerLineCost        = 200      // charged per header line
+	headerByteCost        = 48       // the most one byte of part headers costs
+	meterRead             = 256      // the most one read hands mime/multipart
 )
 
-// meter hands its reader to mime/multipart in small reads, counts what it
-// handed on and stops at limit, so the header lines of one part cannot cost
-// more than the allowance left.
+// meter hands its reader on in small reads and stops at limit, so the
+// header lines of one part cannot cost more than the allowance left.
 type meter struct {
 	r       io.Reader
 	n       int64 // bytes handed on
@@ -372,14 +335,15 @@ func (m *meter) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// multipartToken reads the form in body (size bytes) and returns its token
-// field. Beyond maxParts parts, maxPartHeaders header lines, or parts whose
-// parsing costs more than their bytes allow: ErrBodyTooLarge.
+// multipartToken returns the token field of the form in body (size bytes).
+// Too many parts or header lines, or parts that cost more to parse than
+// their bytes allow, are ErrBodyTooLarge.
 func (m *middleware) multipartToken(body io.Reader, size int64, boundary string) (string, error) {
 	src := &meter{r: body, limit: math.MaxInt64}
 	mr := multipart.NewReader(src, boundary)
 	tooMany := fmt.Errorf("%w: the multipart form has more parts or part headers than its %d bytes allow "+
 		"(send the token in the header to protect such a form)", ErrBodyTooLarge, size)
+	malformed := fmt.Errorf("%w: malformed multipart form", ErrTokenMissing)
 	allowance := partsAllowancePerByte*size + partsAllowance
 	var vals []string
 	var text, spent, parts, lines int64 // text: bytes of text fields read so far
@@ -393,22 +357,20 @@ func (m *middleware) multipartToken(body io.Reader, size int64, boundary string)
 		case src.stopped:
 			return "", tooMany
 		case err != nil:
-			return "", fmt.Errorf("%w: malformed multipart form", ErrTokenMissing)
+			return "", malformed
 		}
 		n := int64(0)
 		for _, v := range p.Header {
 			n += int64(len(v))
 		}
-		parts, lines = parts+1, lines+n
-		spent += partCost + n*headerLineCost
+		parts, lines, spent = parts+1, lines+n, spent+partCost+n*headerLineCost
 		if parts > maxParts || lines > maxPartHeaders || spent > allowance {
 			return "", tooMany
 		}
 		switch {
 		case p.FormName() == "" || p.FileName() != "": // not a field, or a file
-			_, err = io.Copy(io.Discard, p) // here, not in NextPart, whose reads are metered
-			if err != nil {
-				return "", fmt.Errorf("%w: malformed multipart form", ErrTokenMissing)
+			if _, err = io.Copy(io.Discard, p); err != nil { // here, not in NextPart's metered reads
+				return "", malformed
 			}
 			continue
 		case p.FormName() == m.tokenField:
@@ -423,7 +385,7 @@ func (m *middleware) multipartToken(body io.Reader, size int64, boundary string)
 		case errors.Is(err, errTooLong) || text > m.maxBody:
 			return "", fmt.Errorf("%w: multipart text fields over the %d-byte limit", ErrBodyTooLarge, m.maxBody)
 		case err != nil:
-			return "", fmt.Errorf("%w: malformed multipart form", ErrTokenMissing)
+			return "", malformed
 		}
 	}
 }
@@ -432,9 +394,9 @@ func (m *middleware) multipartToken(body io.Reader, size int64, boundary string)
 var errSpool = errors.New("trustcaptcha: spooling the request body to a temporary file failed")
 
 // spool reads src whole, at most limit bytes (errTooLong past that), into
-// memory when it is at most memLimit bytes long and into one temporary file
-// otherwise. announced is the Content-Length (-1 when unknown). size is the
-// body's length; done closes and removes the file; it is never nil.
+// memory up to memLimit bytes and into one temporary file beyond that.
+// announced is the Content-Length (-1 when unknown). done closes and
+// removes the file; it is never nil.
 func spool(src io.Reader, announced, memLimit, limit int64) (body io.ReadSeeker, size int64, done func(), err error) {
 	done = func() {}
 	var head [][]byte
