@@ -30,23 +30,18 @@ const (
 	DefaultTimeout = 5 * time.Second
 	// DefaultConnectTimeout bounds establishing a connection (TCP and TLS).
 	DefaultConnectTimeout = 3 * time.Second
-	// DefaultBreakerFailures is how many consecutive unreachable errors open
-	// the outage breaker.
+	// DefaultBreakerFailures consecutive unreachable errors open the breaker.
 	DefaultBreakerFailures = 5
-	// DefaultBreakerCooldown is the longest the open breaker waits between
-	// two probes (the first comes after 500 ms; see WithBreaker).
+	// DefaultBreakerCooldown is the longest wait between two probes of the
+	// open breaker (see WithBreaker).
 	DefaultBreakerCooldown = 10 * time.Second
 	// DefaultMaxInFlight is how many verifications may wait on the API at
 	// once per Client: a healthy API at 5,000 verifications a second and
 	// 50 ms keeps about 250 waiting (Little's law), and a dead one holds at
 	// most 512 goroutines and connections, not one per arriving request.
 	DefaultMaxInFlight = 512
-	// maxResultBytes caps how much of a 200 answer is read; a real result is
-	// under 2 KiB.
-	maxResultBytes = 64 << 10
-	// maxDrainBytes is how much of another answer is read so the connection
-	// can be reused.
-	maxDrainBytes = 4 << 10
+	maxResultBytes     = 64 << 10 // of a 200 answer; a real result is under 2 KiB
+	maxDrainBytes      = 4 << 10  // of another answer, so its connection is reused
 )
 
 // Client asks the TrustCaptcha API for verification results. It implements
@@ -56,14 +51,12 @@ const (
 // the secret key is sent only there, as a Bearer token, and never followed
 // through a redirect. Every Verify call is bounded by the client's timeout.
 type Client struct {
-	base     string // scheme://host[/prefix], no trailing slash
-	hc       *http.Client
-	timeout  time.Duration
-	breaker  *breaker
-	inFlight chan struct{} // a slot per verification waiting on the API
-
-	// Header values, made once: the transport only reads them.
-	authHeader, uaHeader []string
+	base                 string // scheme://host[/prefix], no trailing slash
+	hc                   *http.Client
+	timeout              time.Duration
+	breaker              *breaker
+	inFlight             chan struct{} // a slot per verification waiting on the API
+	authHeader, uaHeader []string      // made once: the transport only reads them
 }
 
 var acceptJSON = []string{"application/json"}
@@ -77,7 +70,7 @@ type clientConfig struct {
 	timeout         time.Duration
 	connectTimeout  time.Duration
 	proxy           *url.URL
-	transportOption bool // an option that configures our own transport was given
+	transportOption bool // an option configures our own transport
 	breakerFailures int
 	breakerCooldown time.Duration
 	maxInFlight     int
@@ -98,10 +91,10 @@ func WithAPIHost(host string) ClientOption {
 }
 
 // WithHTTPClient makes the Client send its requests through hc's Transport
-// and Timeout (for a proxy, custom TLS roots, or instrumentation). hc is not
-// changed: the Client uses a copy that never follows redirects, whatever
-// hc.CheckRedirect says. It cannot be combined with WithConnectTimeout or
-// WithProxy, which configure the Client's own transport.
+// and Timeout. The Client uses a copy that never follows redirects. It
+// cannot be combined with the options that configure the Client's own
+// transport (WithConnectTimeout, WithProxy, WithTLSConfig,
+// WithTransportWrapper).
 func WithHTTPClient(hc *http.Client) ClientOption {
 	return func(c *clientConfig) error {
 		if hc == nil {
@@ -112,9 +105,9 @@ func WithHTTPClient(hc *http.Client) ClientOption {
 	}
 }
 
-// WithTimeout bounds one whole Verify call (connect, request, reading the
-// answer, and the one retry a refused connection may get). The request's own
-// context can only shorten it. Default DefaultTimeout; d must be positive.
+// WithTimeout bounds one whole Verify call (connect, request, answer, and
+// the one retry a refused connection may get); the request's context can
+// only shorten it. Default DefaultTimeout; d must be positive.
 func WithTimeout(d time.Duration) ClientOption {
 	return func(c *clientConfig) error {
 		if d <= 0 {
@@ -153,14 +146,11 @@ func WithProxy(proxyURL string) ClientOption {
 	}
 }
 
-// WithMaxInFlight bounds how many verifications wait on the API at once.
-// Zero means DefaultMaxInFlight (512); a negative n is an error. One more
-// fails at once with an error wrapping ErrInFlightLimit and
-// ErrServerUnreachable, so the failover policy decides, as for any outage: a
-// flood of requests, or an API that stopped answering, cannot pile up
-// goroutines and connections without end. Because a flood can fill the
-// bound, bound FailOpen with LimitFailover. The idle connection pool per
-// host is as large as the bound.
+// WithMaxInFlight bounds how many verifications wait on the API at once
+// (and sizes the idle connection pool). One more fails at once with
+// ErrInFlightLimit and ErrServerUnreachable, so the failover policy decides,
+// as for any outage (a flood can fill the bound: limit FailOpen with
+// LimitFailover). Zero means DefaultMaxInFlight; negative is an error.
 func WithMaxInFlight(n int) ClientOption {
 	return func(c *clientConfig) error {
 		if n < 0 {
@@ -185,13 +175,11 @@ func WithTLSConfig(cfg *tls.Config) ClientOption {
 	}
 }
 
-// WithTransportWrapper wraps the Client's own transport (its tuned pool,
-// timeouts and HTTP/2 health checks stay) with wrap, which gets that
-// transport and returns the one the Client uses: for instrumentation such as
-// otelhttp.NewTransport, or a logging transport. The wrapper sees each
-// request the Client sends (its Authorization header holds the API key: do
-// not log it). It cannot be combined with WithHTTPClient, whose transport
-// is yours to wrap; a nil wrap, or a wrap that returns nil, is an error.
+// WithTransportWrapper wraps the Client's own transport (its pool, timeouts
+// and HTTP/2 health checks stay) with wrap, such as otelhttp.NewTransport.
+// The wrapper sees each request (its Authorization header holds the API
+// key: do not log it). Not with WithHTTPClient; a nil wrap, or one that
+// returns nil, is an error.
 func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) ClientOption {
 	return func(c *clientConfig) error {
 		if wrap == nil {
@@ -223,8 +211,8 @@ func WithBreaker(failures int, cooldown time.Duration) ClientOption {
 }
 
 // NewClient returns a Client that authenticates with apiKey, the secret key
-// from the TrustCaptcha dashboard. An empty key, an invalid host or an invalid
-// option is an error.
+// from the TrustCaptcha dashboard. An empty key, an invalid host or an
+// invalid option is an error.
 func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
 	if strings.TrimSpace(apiKey) == "" {
 		return nil, errors.New("trustcaptcha: NewClient: empty API key")
@@ -294,9 +282,8 @@ func normalizeHost(host string) (string, error) {
 	return u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"), nil
 }
 
-// newTransport is the Client's own keep-alive transport: bounded connects,
-// an idle pool as large as the in-flight bound (so a busy site reuses its
-// connections instead of dialling), and HTTP/2 connections health-checked
+// newTransport is the Client's own transport: bounded connects, an idle pool
+// as large as the in-flight bound, and HTTP/2 connections health-checked
 // with pings, so one that died silently is noticed within seconds.
 func newTransport(cfg clientConfig) *http.Transport {
 	t := &http.Transport{
@@ -326,17 +313,11 @@ func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 
 // ClientStats is a snapshot of a Client's state, for metrics.
 type ClientStats struct {
-	// InFlight is how many verifications wait on the API now (at most the
-	// WithMaxInFlight bound).
-	InFlight int
-	// BreakerOpen reports that the outage breaker is open: verifications
-	// fail at once, but for one probe at a time. False when it is closed or
-	// turned off.
-	BreakerOpen bool
+	InFlight    int  // verifications waiting on the API now
+	BreakerOpen bool // the outage breaker is open (false when turned off)
 }
 
-// Stats returns the Client's state now. It is cheap and safe to call
-// concurrently, such as from a metrics callback.
+// Stats returns the Client's state now; cheap and safe for concurrent use.
 func (c *Client) Stats() ClientStats {
 	return ClientStats{InFlight: len(c.inFlight), BreakerOpen: c.breaker.isOpen()}
 }
@@ -359,8 +340,8 @@ func (c *Client) Verify(ctx context.Context, token string) (*Result, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %w", ErrServerUnreachable, ErrBreakerOpen)
 	}
-	// Settled on every path, a panic included (which goes on up): a probe
-	// that is never recorded would hold the breaker open.
+	// Settled on every path, a panic included: an unsettled probe would hold
+	// the breaker open.
 	out := outcomeNeutral
 	defer func() { c.breaker.record(probe, out) }()
 	select {
@@ -371,10 +352,9 @@ func (c *Client) Verify(ctx context.Context, token string) (*Result, error) {
 	}
 	res, out, err := c.fetch(ctx, tok)
 	if out == outcomeBroken {
-		// A connection the API did not answer on may be dead without a reset
-		// (a NAT or load balancer dropped it): drop the idle ones, so the
-		// next attempt and the breaker's probe dial afresh. An HTTP answer,
-		// even a 5xx, proves its connection works: the pool stays.
+		// No answer on a connection: it may be dead without a reset (a NAT
+		// dropped it), so the next attempt and the probe dial afresh. An
+		// HTTP answer, even a 5xx, proves the pool works.
 		c.hc.CloseIdleConnections()
 	}
 	return res, err
@@ -399,8 +379,7 @@ func (c *Client) fetch(parent context.Context, tok Token) (*Result, outcome, err
 			return nil, outcomeNeutral, fmt.Errorf("%w: building request", ErrUnexpectedResponse)
 		}
 		req.Header = http.Header{"Authorization": c.authHeader, "User-Agent": c.uaHeader, "Accept": acceptJSON}
-		// A body the transport cannot rewind: net/http then never resends
-		// the GET by itself when a reused connection dies after sending it
+		// A body net/http cannot rewind, so it never resends the GET by itself
 		// (the API may have counted that fetch). Nothing is sent for it.
 		req.Body = emptyBody{}
 		resp, err := c.hc.Do(req)
@@ -408,10 +387,8 @@ func (c *Client) fetch(parent context.Context, tok Token) (*Result, outcome, err
 			if perr := parent.Err(); perr != nil {
 				return nil, outcomeNeutral, fmt.Errorf("trustcaptcha: verification abandoned: %w", perr)
 			}
-			// A request that never left this machine (no connection, or the
-			// connection failed before the request was written) carried
-			// nothing the API could count: one retry is safe while the time
-			// budget lasts.
+			// A request that never left this machine carried nothing the API
+			// could count: one retry is safe while the time budget lasts.
 			neverSent := neverDialled(err) || gotConn.Load() && !wrote.Load()
 			if attempt == 0 && neverSent && ctx.Err() == nil {
 				continue

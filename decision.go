@@ -11,28 +11,15 @@ import (
 // Decision is what the middleware decided for one request. The next handler
 // reads it with DecisionFromContext; OnDecision receives it.
 type Decision struct {
-	// Admitted reports that the request passed or was admitted by the
-	// failover policy. In ReportOnly mode it is what would have happened.
-	Admitted bool
-	// Failover reports that the request was admitted by the failover policy
-	// without a verified result.
-	Failover bool
-	// ReportOnly reports that the decision was not enforced.
-	ReportOnly bool
-	// Reason is the reason code (see Reason): "passed" when the result
-	// passed, otherwise the cause, also for failover admissions.
-	Reason string
-	// Err is the cause, nil when the result passed.
-	Err error
-	// Result is the API's result, nil when there was none.
-	Result *Result
-	// Score is Result.Score, or -1 when there was no result.
-	Score float64
-	// Status is the response status of a rejection (400 or 413); 0 when
-	// admitted.
-	Status int
-	// Latency is the time spent reading the token and verifying it.
-	Latency time.Duration
+	Admitted   bool          // passed, or admitted by the failover policy (in ReportOnly mode: would have been)
+	Failover   bool          // admitted by the failover policy, without a verified result
+	ReportOnly bool          // the decision was not enforced
+	Reason     string        // the reason code of Err (see Reason): "passed", or the cause, also on failover
+	Err        error         // the cause; nil when the result passed
+	Result     *Result       // the API's result; nil when there was none
+	Score      float64       // Result.Score, or -1 without a result
+	Status     int           // the status of a rejection (400 or 413); 0 when admitted
+	Latency    time.Duration // the time spent reading the token and verifying it
 }
 
 type decisionKey struct{}
@@ -69,11 +56,10 @@ func AdmittedByFailover(ctx context.Context) bool {
 	return ok && d.Admitted && d.Failover
 }
 
-// decision builds the Decision for a request from what the checks found:
-// res (nil without a result), failover (admitted by the failover policy) and
-// err (the cause of a rejection, nil when admitted). A request whose client
-// went away is never admitted, whatever the verifier said. The cause is
-// looked up once: d.Err carries it (see rejection).
+// decision builds the Decision from what the checks found: res (nil without
+// a result), failover (admitted by the policy) and err (the cause, nil when
+// passed). A request whose client went away is never admitted. The cause
+// is looked up once: d.Err carries it (see rejection).
 func (m *middleware) decision(r *http.Request, res *Result, failover bool, err error, latency time.Duration) Decision {
 	// An oversized body stays 413: net/http may cancel the context of a
 	// request whose body was not read to its end.
@@ -81,7 +67,7 @@ func (m *middleware) decision(r *http.Request, res *Result, failover bool, err e
 		err, failover = fmt.Errorf("trustcaptcha: request abandoned: %w", ctxErr), false
 	}
 	c := causeOf(err)
-	d := Decision{Admitted: err == nil || failover, Failover: failover, ReportOnly: m.reportOnly,
+	d := Decision{Admitted: err == nil || failover, Failover: failover, ReportOnly: m.ReportOnly,
 		Reason: c.reason, Result: res, Score: -1, Latency: latency}
 	if err != nil {
 		d.Err = &rejection{err: err, cause: c, hint: m.hint(r, c)}
@@ -95,9 +81,9 @@ func (m *middleware) decision(r *http.Request, res *Result, failover bool, err e
 	return d
 }
 
-// rejection is the error of a Decision: the cause, with its row of the table
-// of causes and what to tell the developer. errors.Is and errors.As see
-// through it; its text is the cause's, and the hint.
+// rejection is the error of a Decision: the cause, its row of the table of
+// causes, and what to tell the developer. errors.Is and errors.As see
+// through it.
 type rejection struct {
 	err   error
 	cause *cause
@@ -113,14 +99,13 @@ func (e *rejection) Error() string {
 
 func (e *rejection) Unwrap() error { return e.err }
 
-// hint says what a developer needs to fix a missing token: where the
-// middleware looked, and, on a GET or HEAD, how to protect only the form's
-// POST. Never the token or the key.
+// hint tells the developer how to fix a missing token: where the middleware
+// looked, and on a GET or HEAD how to protect only the form's POST.
 func (m *middleware) hint(r *http.Request, c *cause) string {
 	if c.err != ErrTokenMissing {
 		return ""
 	}
-	h := fmt.Sprintf("looked for the form field or JSON member %q and the %s header", m.tokenField, m.headerName)
+	h := fmt.Sprintf("looked for the form field or JSON member %q and the %s header", m.TokenField, m.TokenHeader)
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		h += "; this is a " + r.Method + " request: to protect only the form's POST on this route, " +
 			"set Options.Skip to trustcaptcha.SkipSafeMethods"

@@ -16,21 +16,13 @@ import (
 	"time"
 )
 
-// Defaults of Options fields whose zero value stands for them.
+// The defaults of the Options fields of the same name, used where they are zero.
 const (
-	// DefaultThreshold is the highest bot score admitted: TrustCaptcha's own
-	// recommendation.
-	DefaultThreshold = 0.5
-	// DefaultTokenField is the form field and JSON member the widget fills.
-	DefaultTokenField = "tc-verification-token"
-	// DefaultTokenHeader is the request header read before the body.
-	DefaultTokenHeader = "X-TC-Verification-Token"
-	// DefaultMaxBodyBytes caps JSON and urlencoded bodies, the text fields
-	// of a multipart form together, and how much of a multipart body is
-	// held in memory.
-	DefaultMaxBodyBytes = 1 << 20
-	// DefaultMaxMultipartBytes caps a whole multipart body, files included.
-	DefaultMaxMultipartBytes = 32 << 20
+	DefaultThreshold         = 0.5                       // TrustCaptcha's own recommendation
+	DefaultTokenField        = "tc-verification-token"   // what the widget fills
+	DefaultTokenHeader       = "X-TC-Verification-Token" // read before the body
+	DefaultMaxBodyBytes      = 1 << 20                   // 1 MiB
+	DefaultMaxMultipartBytes = 32 << 20                  // 32 MiB
 )
 
 // Options configure RequireCaptcha. Only Verifier is required; every other
@@ -54,12 +46,11 @@ type Options struct {
 	// not call the next handler. Nil means DefaultErrorHandler.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
-	// MaxBodyBytes caps how much of a JSON or urlencoded body is read, and
-	// the text fields (not the files) of a multipart form together: larger
-	// bodies get 413. A multipart body up to this size is held in memory;
-	// a larger one is spooled to one temporary file, which the middleware
-	// removes when the next handler returns. Zero means DefaultMaxBodyBytes
-	// (1 MiB). Negative panics.
+	// MaxBodyBytes caps a JSON or urlencoded body, and the text fields of a
+	// multipart form together: larger bodies get 413. A multipart body up to
+	// this size is held in memory, a larger one in a temporary file removed
+	// when the next handler returns. Zero means DefaultMaxBodyBytes (1 MiB).
+	// Negative panics.
 	MaxBodyBytes int64
 
 	// MaxMultipartBytes caps a whole multipart/form-data body, files
@@ -93,10 +84,9 @@ type Options struct {
 	AllowedOrigins []string
 
 	// MatchClientIP, when true, rejects a result whose IPAddress (the address
-	// that solved the CAPTCHA) is not the request's client IP. The client IP
-	// is the connection's address, or, when that is a trusted proxy, the
-	// right-most untrusted address of X-Forwarded-For. A result without an IP
-	// address (minimal-data mode) is rejected. False means no binding.
+	// that solved the CAPTCHA, empty in minimal-data mode) is not the
+	// request's client IP: the connection's address, or behind
+	// TrustedProxies the right-most untrusted one of X-Forwarded-For.
 	MatchClientIP bool
 
 	// TrustedProxies lists the proxies (IP addresses or CIDR prefixes, such as
@@ -125,9 +115,8 @@ type Options struct {
 	// process; a fleet shares one on Redis (package redisstore).
 	ReplayStore ReplayStore
 
-	// AllowReplay, when true, turns the single-use check off: a token is
-	// accepted as often as the TrustCaptcha API returns its result (the
-	// retrieval limit set in the dashboard then decides). False means
+	// AllowReplay, when true, turns the single-use check off: the retrieval
+	// limit set in the TrustCaptcha dashboard alone decides. False means
 	// single use.
 	AllowReplay bool
 
@@ -140,27 +129,15 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// middleware is Options normalised once; the request path only reads it.
+// middleware is Options normalised once (every default filled in), and what
+// is derived from them; the request path only reads it.
 type middleware struct {
-	verifier     Verifier
-	threshold    float64
-	failover     FailoverPolicy
-	errorHandler func(http.ResponseWriter, *http.Request, error)
-	maxBody      int64
-	maxMultipart int64
-	tokenField   string
-	tokenHeader  string       // canonical, for lookups
-	headerName   string       // as configured, for messages
-	jsonType     reflect.Type // see jsonTokenType
-	skip         func(*http.Request) bool
-	origins      map[string]bool
-	matchIP      bool
-	proxies      []netip.Prefix
-	reportOnly   bool
-	onDecision   func(*http.Request, Decision)
-	replay       ReplayStore // nil: single use is off
-	logger       *slog.Logger
-	opLog        operatorLog
+	Options
+	tokenHeader string       // canonical, for lookups
+	jsonType    reflect.Type // see jsonTokenType
+	origins     map[string]bool
+	proxies     []netip.Prefix
+	opLog       operatorLog
 }
 
 // log tells the operator: an operator error at level Error (limited by
@@ -172,13 +149,13 @@ func (m *middleware) log(r *http.Request, d Decision) {
 	ctx := r.Context()
 	if causeOf(d.Err).aud == operator {
 		if ok, suppressed := m.opLog.allow(d.Reason); ok {
-			m.logger.LogAttrs(ctx, slog.LevelError, "trustcaptcha: CAPTCHA verification cannot work; check the configuration",
+			m.Logger.LogAttrs(ctx, slog.LevelError, "trustcaptcha: CAPTCHA verification cannot work; check the configuration",
 				slog.String("reason", d.Reason), slog.String("error", d.Err.Error()),
 				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("suppressed", suppressed))
 		}
 	}
-	if !d.Admitted && m.logger.Enabled(ctx, slog.LevelDebug) {
-		m.logger.LogAttrs(ctx, slog.LevelDebug, "trustcaptcha: request rejected",
+	if !d.Admitted && m.Logger.Enabled(ctx, slog.LevelDebug) {
+		m.Logger.LogAttrs(ctx, slog.LevelDebug, "trustcaptcha: request rejected",
 			slog.String("reason", d.Reason), slog.String("error", d.Err.Error()),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path))
 	}
@@ -243,39 +220,26 @@ func newMiddleware(o Options) *middleware {
 	if math.IsNaN(o.Threshold) || o.Threshold < 0 || o.Threshold > 1 {
 		panic(fmt.Sprintf("trustcaptcha: Options.Threshold %v is outside [0, 1]", o.Threshold))
 	}
-	if o.MaxBodyBytes < 0 {
-		panic(fmt.Sprintf("trustcaptcha: Options.MaxBodyBytes %d is negative", o.MaxBodyBytes))
+	if o.MaxBodyBytes < 0 || o.MaxMultipartBytes < 0 {
+		panic(fmt.Sprintf("trustcaptcha: Options.MaxBodyBytes %d or MaxMultipartBytes %d is negative",
+			o.MaxBodyBytes, o.MaxMultipartBytes))
 	}
-	if o.MaxMultipartBytes < 0 {
-		panic(fmt.Sprintf("trustcaptcha: Options.MaxMultipartBytes %d is negative", o.MaxMultipartBytes))
+	o.Threshold = cmp.Or(o.Threshold, DefaultThreshold)
+	o.Failover = cmp.Or(o.Failover, FailClosed)
+	o.MaxBodyBytes = cmp.Or(o.MaxBodyBytes, DefaultMaxBodyBytes)
+	o.MaxMultipartBytes = max(cmp.Or(o.MaxMultipartBytes, DefaultMaxMultipartBytes), o.MaxBodyBytes)
+	o.TokenField = cmp.Or(o.TokenField, DefaultTokenField)
+	o.TokenHeader = cmp.Or(o.TokenHeader, DefaultTokenHeader)
+	o.Logger = cmp.Or(o.Logger, slog.Default())
+	if o.ErrorHandler == nil {
+		o.ErrorHandler = DefaultErrorHandler
 	}
-	m := &middleware{
-		verifier:     o.Verifier,
-		threshold:    cmp.Or(o.Threshold, DefaultThreshold),
-		failover:     cmp.Or(o.Failover, FailClosed),
-		errorHandler: o.ErrorHandler,
-		maxBody:      cmp.Or(o.MaxBodyBytes, DefaultMaxBodyBytes),
-		maxMultipart: max(cmp.Or(o.MaxMultipartBytes, DefaultMaxMultipartBytes), cmp.Or(o.MaxBodyBytes, DefaultMaxBodyBytes)),
-		tokenField:   cmp.Or(o.TokenField, DefaultTokenField),
-		tokenHeader:  http.CanonicalHeaderKey(cmp.Or(o.TokenHeader, DefaultTokenHeader)),
-		headerName:   cmp.Or(o.TokenHeader, DefaultTokenHeader),
-		skip:         o.Skip,
-		matchIP:      o.MatchClientIP,
-		reportOnly:   o.ReportOnly,
-		onDecision:   o.OnDecision,
-		logger:       cmp.Or(o.Logger, slog.Default()),
-		opLog:        operatorLog{now: time.Now, last: map[string]time.Time{}, suppressed: map[string]int{}},
+	if o.ReplayStore == nil && !o.AllowReplay {
+		o.ReplayStore = defaultReplayStore()
 	}
-	switch {
-	case o.AllowReplay:
-	case o.ReplayStore != nil:
-		m.replay = o.ReplayStore
-	default:
-		m.replay = defaultReplayStore()
-	}
-	if m.errorHandler == nil {
-		m.errorHandler = DefaultErrorHandler
-	}
+	m := &middleware{Options: o, tokenHeader: http.CanonicalHeaderKey(o.TokenHeader),
+		jsonType: jsonTokenType(o.TokenField), proxies: parseProxies(o.TrustedProxies),
+		opLog: operatorLog{now: time.Now, last: map[string]time.Time{}, suppressed: map[string]int{}}}
 	if len(o.AllowedOrigins) > 0 {
 		m.origins = make(map[string]bool, len(o.AllowedOrigins))
 		for _, s := range o.AllowedOrigins {
@@ -286,8 +250,6 @@ func newMiddleware(o Options) *middleware {
 			m.origins[normalizeOrigin(s)] = true
 		}
 	}
-	m.proxies = parseProxies(o.TrustedProxies)
-	m.jsonType = jsonTokenType(m.tokenField)
 	return m
 }
 
@@ -296,7 +258,7 @@ func normalizeOrigin(s string) string {
 }
 
 func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Request) {
-	if m.skip != nil && m.skip(r) {
+	if m.Skip != nil && m.Skip(r) {
 		next.ServeHTTP(w, r)
 		return
 	}
@@ -309,15 +271,15 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 		res, failover, err = m.check(r, tok)
 	}
 	d := m.decision(r, res, failover, err, time.Since(start))
-	if m.onDecision != nil {
-		m.onDecision(r, d)
+	if m.OnDecision != nil {
+		m.OnDecision(r, d)
 	}
 	m.log(r, d)
 	// ReportOnly still enforces what cannot be handed on: an oversized body
 	// (it was not read whole) and a request nobody waits for.
-	enforced := !m.reportOnly || d.Status == http.StatusRequestEntityTooLarge || d.Reason == canceledReason
+	enforced := !m.ReportOnly || d.Status == http.StatusRequestEntityTooLarge || d.Reason == canceledReason
 	if !d.Admitted && enforced {
-		m.errorHandler(w, r, d.Err)
+		m.ErrorHandler(w, r, d.Err)
 		return
 	}
 	r2 := r.WithContext(context.WithValue(r.Context(), decisionKey{}, &d))
@@ -337,12 +299,12 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 // single-use claim. It returns the result (nil without one), whether the
 // failover policy admitted the request, and the cause of a rejection.
 func (m *middleware) check(r *http.Request, tok string) (res *Result, failover bool, err error) {
-	res, err = m.verifier.Verify(r.Context(), tok)
+	res, err = m.Verifier.Verify(r.Context(), tok)
 	if err != nil {
 		if c := causeOf(err).err; c != ErrServerUnreachable && c != ErrClientReportedFailover {
 			return nil, false, err
 		}
-		if cause := m.failover.Admit(r, err); cause != nil {
+		if cause := m.Failover.Admit(r, err); cause != nil {
 			if !errors.Is(cause, err) {
 				cause = fmt.Errorf("%w: %w", cause, err)
 			}
@@ -358,11 +320,11 @@ func (m *middleware) check(r *http.Request, tok string) (res *Result, failover b
 		return nil, false, fmt.Errorf("%w: the verifier returned no result", ErrUnexpectedResponse)
 	case !res.VerificationPassed:
 		return res, false, ErrVerificationFailed
-	case !(res.Score <= m.threshold): // NaN fails too
-		return res, false, fmt.Errorf("%w: %.2f > %.2f", ErrScoreTooHigh, res.Score, m.threshold)
+	case !(res.Score <= m.Threshold): // NaN fails too
+		return res, false, fmt.Errorf("%w: %.2f > %.2f", ErrScoreTooHigh, res.Score, m.Threshold)
 	case m.origins != nil && !m.origins[normalizeOrigin(res.Origin)]:
 		return res, false, ErrOriginNotAllowed
-	case m.matchIP && !ipMatches(r, m.proxies, res.IPAddress):
+	case m.MatchClientIP && !ipMatches(r, m.proxies, res.IPAddress):
 		return res, false, ErrIPMismatch
 	}
 	return res, false, m.claim(r.Context(), res, tok)

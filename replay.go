@@ -33,20 +33,16 @@ type Counter interface {
 }
 
 // DefaultMemoryStoreClaims is how many unexpired claims a MemoryStore holds:
-// 1,000 verifications a second over a 15-minute result lifetime, and then
-// some.
+// more than 1,000 verifications a second over a 15-minute result lifetime.
 const DefaultMemoryStoreClaims = 1 << 20
 
-// MemoryStore is a ReplayStore and a Counter in this process's memory: right
-// for a single instance, and the default of Options.ReplayStore. A fleet of
-// instances shares a store on Redis instead (package redisstore).
-//
-// It holds at most DefaultMemoryStoreClaims (1,048,576) unexpired claims, at
-// about 145 bytes each (about 150 MB when full; see BENCHMARKS.md). A claim is
-// freed once it expires; at the bound, Claim returns an error (the
-// middleware then rejects with ErrReplayCheckUnavailable) and never forgets an
-// unexpired claim to make room. Its zero value is not usable: call
-// NewMemoryStore. It is safe for concurrent use.
+// MemoryStore is a ReplayStore and a Counter in this process's memory: the
+// default of Options.ReplayStore, right for one instance (a fleet shares a
+// store on Redis: package redisstore). It holds at most
+// DefaultMemoryStoreClaims unexpired claims, about 145 bytes each (150 MB
+// when full; see BENCHMARKS.md), frees a claim once it expires, and at the
+// bound returns an error rather than forget one. Its zero value is not
+// usable: call NewMemoryStore. It is safe for concurrent use.
 type MemoryStore struct {
 	now       func() time.Time
 	maxClaims int
@@ -57,8 +53,7 @@ type MemoryStore struct {
 	windows map[windowKey]window // Counter state
 }
 
-// windowKey names a count: the key and the window length, so two lengths
-// on one key never reset each other.
+// windowKey names a count: two window lengths on one key never meet.
 type windowKey struct {
 	key    string
 	length time.Duration
@@ -77,8 +72,7 @@ func newMemoryStore(now func() time.Time, maxClaims int) *MemoryStore {
 }
 
 // Claim records id as used until expires: true the first time, false while
-// the claim has not expired. At the bound of unexpired claims it returns an
-// error.
+// the claim has not expired, an error at the bound.
 func (s *MemoryStore) Claim(_ context.Context, id string, expires time.Time) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -105,9 +99,8 @@ func (s *MemoryStore) sweep(now time.Time) {
 	}
 }
 
-// Increment adds one to key's count in the current window of length window
-// and returns the new count. Each (key, window length) pair has a count of
-// its own. window must be positive.
+// Increment adds one to the count of key and length in the current window
+// and returns it. length must be positive.
 func (s *MemoryStore) Increment(_ context.Context, key string, length time.Duration) (int64, error) {
 	if length <= 0 {
 		return 0, fmt.Errorf("trustcaptcha: MemoryStore.Increment: window %v is not positive", length)
@@ -152,14 +145,12 @@ func (h *expiryHeap) Pop() any {
 	return c
 }
 
-// defaultReplayStore is the MemoryStore every RequireCaptcha without its own
-// ReplayStore shares, so two middlewares in one process never admit one
-// token twice.
+// defaultReplayStore is shared by every RequireCaptcha without a ReplayStore,
+// so two middlewares in one process never admit one token twice.
 var defaultReplayStore = sync.OnceValue(NewMemoryStore)
 
-// claimLifetime is how long a verification without a result expiry is kept
-// claimed, and the least any claim is kept (the API's clock and ours may
-// disagree a little).
+// How long a claim is kept without a result expiry, and at least (the
+// API's clock and ours may disagree a little).
 const (
 	claimLifetime    = 15 * time.Minute
 	minClaimLifetime = time.Minute
@@ -169,7 +160,7 @@ const (
 // ErrTokenReused when it already was, ErrReplayCheckUnavailable when the
 // store cannot tell.
 func (m *middleware) claim(ctx context.Context, res *Result, tok string) error {
-	if m.replay == nil {
+	if m.AllowReplay {
 		return nil
 	}
 	now := time.Now()
@@ -188,8 +179,10 @@ func (m *middleware) claim(ctx context.Context, res *Result, tok string) error {
 			id = "sha256:" + hex.EncodeToString(sum[:])
 		}
 	}
-	expires = later(expires, now.Add(minClaimLifetime))
-	ok, err := m.replay.Claim(ctx, id, expires)
+	if least := now.Add(minClaimLifetime); expires.Before(least) {
+		expires = least
+	}
+	ok, err := m.ReplayStore.Claim(ctx, id, expires)
 	switch {
 	case err != nil:
 		return fmt.Errorf("%w: %w", ErrReplayCheckUnavailable, err)
@@ -197,11 +190,4 @@ func (m *middleware) claim(ctx context.Context, res *Result, tok string) error {
 		return ErrTokenReused
 	}
 	return nil
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }

@@ -45,19 +45,19 @@ func (m *middleware) extractToken(r *http.Request) (tok string, done func(), err
 	case mt == "multipart/form-data":
 		return m.fromMultipart(r, params["boundary"])
 	}
-	if r.ContentLength > m.maxBody {
-		return "", done, fmt.Errorf("%w: Content-Length %d over the %d-byte limit", ErrBodyTooLarge, r.ContentLength, m.maxBody)
+	if r.ContentLength > m.MaxBodyBytes {
+		return "", done, fmt.Errorf("%w: Content-Length %d over the %d-byte limit", ErrBodyTooLarge, r.ContentLength, m.MaxBodyBytes)
 	}
-	body, err := readCapped(r.Body, m.maxBody, r.ContentLength)
+	body, err := readCapped(r.Body, m.MaxBodyBytes, r.ContentLength)
 	if err != nil {
-		return "", done, bodyError(err, m.maxBody)
+		return "", done, bodyError(err, m.MaxBodyBytes)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	if isJSON {
 		tok, err = m.jsonToken(body)
 		return tok, done, err
 	}
-	tok, err = fieldToken(formValues(body, m.tokenField), "form")
+	tok, err = fieldToken(formValues(body, m.TokenField), "form")
 	return tok, done, err
 }
 
@@ -264,16 +264,16 @@ func (m *middleware) jsonToken(body []byte) (string, error) {
 	err := json.Unmarshal(body, v.Interface())
 	switch {
 	case errors.Is(err, errBadMembers):
-		return "", fmt.Errorf("%w: the JSON members %q differ, are too many or too long", ErrTokenInvalid, m.tokenField)
+		return "", fmt.Errorf("%w: the JSON members %q differ, are too many or too long", ErrTokenInvalid, m.TokenField)
 	case errors.Is(err, errNotString):
-		return "", fmt.Errorf("%w: the JSON member %q is not a string", ErrTokenMissing, m.tokenField)
+		return "", fmt.Errorf("%w: the JSON member %q is not a string", ErrTokenMissing, m.TokenField)
 	case err != nil || !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")):
 		return "", fmt.Errorf("%w: the body is not one valid JSON object", ErrTokenMissing)
 	}
 	if t := v.Elem().Field(0).Interface().(tokenMembers); t.first != "" {
 		return t.first, nil
 	}
-	return "", fmt.Errorf("%w: no string member %q at the top of the JSON object", ErrTokenMissing, m.tokenField)
+	return "", fmt.Errorf("%w: no string member %q at the top of the JSON object", ErrTokenMissing, m.TokenField)
 }
 
 // fromMultipart spools the body, finds the token among its text fields, and
@@ -284,13 +284,13 @@ func (m *middleware) fromMultipart(r *http.Request, boundary string) (string, fu
 	if boundary == "" {
 		return "", noop, fmt.Errorf("%w: multipart body without boundary", ErrTokenMissing)
 	}
-	if r.ContentLength > m.maxMultipart {
+	if r.ContentLength > m.MaxMultipartBytes {
 		return "", noop, fmt.Errorf("%w: Content-Length %d over the %d-byte multipart limit",
-			ErrBodyTooLarge, r.ContentLength, m.maxMultipart)
+			ErrBodyTooLarge, r.ContentLength, m.MaxMultipartBytes)
 	}
-	body, size, done, err := spool(r.Body, r.ContentLength, m.maxBody, m.maxMultipart)
+	body, size, done, err := spool(r.Body, r.ContentLength, m.MaxBodyBytes, m.MaxMultipartBytes)
 	if err != nil {
-		return "", noop, bodyError(err, m.maxMultipart)
+		return "", noop, bodyError(err, m.MaxMultipartBytes)
 	}
 	tok, err := m.multipartToken(body, size, boundary)
 	if _, serr := body.Seek(0, io.SeekStart); serr != nil {
@@ -373,17 +373,17 @@ func (m *middleware) multipartToken(body io.Reader, size int64, boundary string)
 				return "", malformed
 			}
 			continue
-		case p.FormName() == m.tokenField:
-			v, rerr := readCapped(p, m.maxBody-text, 0)
+		case p.FormName() == m.TokenField:
+			v, rerr := readCapped(p, m.MaxBodyBytes-text, 0)
 			n, err = int64(len(v)), rerr
 			vals = append(vals, string(v))
 		default:
-			n, err = io.Copy(io.Discard, io.LimitReader(p, m.maxBody-text+1))
+			n, err = io.Copy(io.Discard, io.LimitReader(p, m.MaxBodyBytes-text+1))
 		}
 		text += n
 		switch {
-		case errors.Is(err, errTooLong) || text > m.maxBody:
-			return "", fmt.Errorf("%w: multipart text fields over the %d-byte limit", ErrBodyTooLarge, m.maxBody)
+		case errors.Is(err, errTooLong) || text > m.MaxBodyBytes:
+			return "", fmt.Errorf("%w: multipart text fields over the %d-byte limit", ErrBodyTooLarge, m.MaxBodyBytes)
 		case err != nil:
 			return "", malformed
 		}
