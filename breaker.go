@@ -15,23 +15,16 @@ const (
 	outcomeBroken                 // no answer on a connection: it may be dead
 )
 
-// firstProbeWait is how long an opened breaker waits before its first probe
-// (at most the cooldown): an outage of a second costs about a second.
-const firstProbeWait = 500 * time.Millisecond
-
-// probeGrace is how long after its timeout a probe's outcome may take to be
-// recorded before the probe counts as lost: a probe that timed out is
-// recorded a moment after its deadline, and another probe must not start
-// in that moment.
-const probeGrace = 100 * time.Millisecond
+const (
+	firstProbeWait = 500 * time.Millisecond // before the first probe: an outage of a second costs about a second
+	probeGrace     = 100 * time.Millisecond // after its timeout, a probe that has not settled counts as lost
+)
 
 // breaker is the Client's outage breaker. After threshold consecutive
 // failures it opens: verifications fail at once while it waits, then one
 // probe at a time goes to the API. The first wait is min(firstProbeWait,
 // maxWait); each failed probe doubles it, up to maxWait; any answer closes
-// the breaker and resets the wait. A probe is bounded by probeTimeout (the
-// Client's timeout); one that has not settled probeGrace after that counts
-// as lost, so nothing can hold the breaker open while the API is healthy.
+// the breaker. A probe lost past probeTimeout+probeGrace no longer holds it.
 // A nil *breaker lets everything through.
 type breaker struct {
 	threshold    int

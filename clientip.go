@@ -38,9 +38,10 @@ func ipMatches(r *http.Request, proxies []netip.Prefix, solver string) bool {
 	return ok && got == want.Unmap().WithZone("")
 }
 
-// clientIP resolves the client's address: the connection's peer, or, while
-// that peer is a trusted proxy, the next address to the left in
-// X-Forwarded-For. An unparsable address anywhere on that path is a failure.
+// clientIP resolves the client's address: the connection's peer, or while
+// that is a trusted proxy the next address to the left in X-Forwarded-For
+// (walked from the right: its entries are the client's to choose). An
+// unparsable address on that path is a failure.
 func clientIP(r *http.Request, proxies []netip.Prefix) (netip.Addr, bool) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -54,8 +55,6 @@ func clientIP(r *http.Request, proxies []netip.Prefix) (netip.Addr, bool) {
 	if !trusted(ip, proxies) {
 		return ip, true
 	}
-	// Right to left, without splitting the whole header: its entries are
-	// the client's to choose, as many as fit in the header.
 	vals := r.Header.Values("X-Forwarded-For")
 	for i := len(vals) - 1; i >= 0; i-- {
 		for rest := vals[i]; rest != ""; {

@@ -7,83 +7,52 @@ import (
 )
 
 // Sentinel errors. Every rejection wraps at least one of them (match it with
-// errors.Is); Reason names each one's reason code.
+// errors.Is); Reason lists them with their reason codes.
 var (
-	// ErrTokenMissing: no verification token in the header, the form field or
-	// a top-level JSON string member, or a body that could not be parsed.
+	// ErrTokenMissing: no token in the header, form field or JSON member, or an unreadable body.
 	ErrTokenMissing = errors.New("trustcaptcha: verification token missing")
-
-	// ErrTokenInvalid: the token is not the widget's format, or the request
-	// carried two different tokens.
+	// ErrTokenInvalid: not the widget's token format, or two different tokens.
 	ErrTokenInvalid = errors.New("trustcaptcha: verification token invalid")
-
-	// ErrTokenReused: the verification already admitted a request (see
-	// Options.ReplayStore). The client must solve the CAPTCHA again.
+	// ErrTokenReused: the verification already admitted a request (see Options.ReplayStore).
 	ErrTokenReused = errors.New("trustcaptcha: verification token already used")
-
-	// ErrReplayCheckUnavailable: the ReplayStore failed. The request is
-	// rejected and the operator told; no failover policy is consulted.
+	// ErrReplayCheckUnavailable: the ReplayStore failed; no failover policy is consulted.
 	ErrReplayCheckUnavailable = errors.New("trustcaptcha: replay check unavailable")
-
-	// ErrAPIKeyInvalid: the API rejected the secret key (HTTP 403), a
-	// misconfiguration never admitted by a failover policy.
+	// ErrAPIKeyInvalid: the API rejected the secret key (HTTP 403); never admitted on failover.
 	ErrAPIKeyInvalid = errors.New("trustcaptcha: API key rejected by the TrustCaptcha API")
-
 	// ErrVerificationNotFound: the API knows no verification with the token's ID (HTTP 404).
 	ErrVerificationNotFound = errors.New("trustcaptcha: verification not found")
-
 	// ErrVerificationNotFinished: the verification has not finished yet (HTTP 423).
 	ErrVerificationNotFinished = errors.New("trustcaptcha: verification not finished")
-
 	// ErrResultExpired: the verification result has expired (HTTP 410).
 	ErrResultExpired = errors.New("trustcaptcha: verification result expired")
-
 	// ErrRetrievalLimitReached: the result was fetched too often (HTTP 429).
 	ErrRetrievalLimitReached = errors.New("trustcaptcha: result retrieval limit reached")
-
-	// ErrClientReportedFailover: the token claims the browser could not reach
-	// the API, and the API saw no outage (HTTP 412). Anyone can forge such a
-	// token; FailOpen does not admit it.
+	// ErrClientReportedFailover: the token says the browser could not reach the
+	// API, which saw no outage (HTTP 412). Anyone can forge it; FailOpen rejects it.
 	ErrClientReportedFailover = errors.New("trustcaptcha: client-reported failover not confirmed by the API")
-
-	// ErrServerUnreachable: this server got no answer from the API (network
-	// error, timeout, HTTP 5xx, ErrBreakerOpen, ErrInFlightLimit). The
-	// failover policy decides.
+	// ErrServerUnreachable: no answer from the API (network error, timeout, HTTP
+	// 5xx, ErrBreakerOpen, ErrInFlightLimit). The failover policy decides.
 	ErrServerUnreachable = errors.New("trustcaptcha: TrustCaptcha API unreachable")
-
-	// ErrBreakerOpen: the Client did not call the API: it failed repeatedly
-	// and the breaker's cool-down is running. Wrapped with ErrServerUnreachable.
+	// ErrBreakerOpen: the Client's outage breaker is open; wrapped with ErrServerUnreachable.
 	ErrBreakerOpen = errors.New("trustcaptcha: outage breaker open")
-
-	// ErrInFlightLimit: the Client did not call the API: WithMaxInFlight
-	// verifications already wait on it. Wrapped with ErrServerUnreachable.
+	// ErrInFlightLimit: WithMaxInFlight verifications already wait on the API;
+	// wrapped with ErrServerUnreachable.
 	ErrInFlightLimit = errors.New("trustcaptcha: too many verifications in flight")
-
-	// ErrUnexpectedResponse: the API answered outside the protocol (a
-	// redirect, another status, a 200 that is not a valid result). Not an
-	// outage: failover policies never admit it.
+	// ErrUnexpectedResponse: an API answer outside the protocol (a redirect,
+	// another status, an invalid result). Never admitted on failover.
 	ErrUnexpectedResponse = errors.New("trustcaptcha: unexpected response from the TrustCaptcha API")
-
 	// ErrVerificationFailed: the API says the verification did not pass.
 	ErrVerificationFailed = errors.New("trustcaptcha: verification failed")
-
-	// ErrScoreTooHigh: the verification passed, but its bot score is above
-	// Options.Threshold.
+	// ErrScoreTooHigh: the bot score is above Options.Threshold.
 	ErrScoreTooHigh = errors.New("trustcaptcha: bot score above threshold")
-
 	// ErrBodyTooLarge: the request body is over a size limit (413).
 	ErrBodyTooLarge = errors.New("trustcaptcha: request body too large")
-
 	// ErrOriginNotAllowed: the result's Origin is not in Options.AllowedOrigins.
 	ErrOriginNotAllowed = errors.New("trustcaptcha: verification origin not allowed")
-
-	// ErrIPMismatch: the address that solved the CAPTCHA is not the request's
-	// client IP (Options.MatchClientIP).
+	// ErrIPMismatch: another address solved the CAPTCHA (Options.MatchClientIP).
 	ErrIPMismatch = errors.New("trustcaptcha: verification IP does not match client IP")
-
-	// ErrFailoverLimitReached: LimitFailover or LimitFailoverShared would
-	// have admitted the request during an outage, but the budget of the
-	// window is spent (or its Counter failed). Wrapped with the outage cause.
+	// ErrFailoverLimitReached: the failover budget of LimitFailover or
+	// LimitFailoverShared is spent (or its Counter failed); wrapped with the outage.
 	ErrFailoverLimitReached = errors.New("trustcaptcha: failover admission budget spent")
 )
 

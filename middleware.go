@@ -146,25 +146,22 @@ func (m *middleware) log(r *http.Request, d Decision) {
 	if d.Err == nil {
 		return
 	}
-	ctx := r.Context()
+	attrs := []slog.Attr{slog.String("reason", d.Reason), slog.String("error", d.Err.Error()),
+		slog.String("method", r.Method), slog.String("path", r.URL.Path)}
 	if causeOf(d.Err).aud == operator {
 		if ok, suppressed := m.opLog.allow(d.Reason); ok {
-			m.Logger.LogAttrs(ctx, slog.LevelError, "trustcaptcha: CAPTCHA verification cannot work; check the configuration",
-				slog.String("reason", d.Reason), slog.String("error", d.Err.Error()),
-				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("suppressed", suppressed))
+			m.Logger.LogAttrs(r.Context(), slog.LevelError, "trustcaptcha: CAPTCHA verification cannot work; check the configuration",
+				append(attrs, slog.Int("suppressed", suppressed))...)
 		}
 	}
-	if !d.Admitted && m.Logger.Enabled(ctx, slog.LevelDebug) {
-		m.Logger.LogAttrs(ctx, slog.LevelDebug, "trustcaptcha: request rejected",
-			slog.String("reason", d.Reason), slog.String("error", d.Err.Error()),
-			slog.String("method", r.Method), slog.String("path", r.URL.Path))
+	if !d.Admitted {
+		m.Logger.LogAttrs(r.Context(), slog.LevelDebug, "trustcaptcha: request rejected", attrs...)
 	}
 }
 
 // operatorLog limits the operator errors logged: the first of each reason,
-// then at most one a minute, which says how many were not logged meanwhile.
-// A revoked key at 1,000 requests a second is one line a minute, not 1,000
-// a second.
+// then at most one a minute, which says how many were not logged meanwhile
+// (a revoked key at 1,000 requests a second is one line a minute).
 type operatorLog struct {
 	now        func() time.Time
 	mu         sync.Mutex
@@ -191,13 +188,10 @@ func (l *operatorLog) allow(reason string) (ok bool, suppressed int) {
 
 // RequireCaptcha returns middleware that lets a request through to the next
 // handler only when it carries a verification token whose result passed with
-// a bot score at or below the threshold (or the failover policy admits it).
-// Otherwise it rejects with 400 (413 for an oversized body) through the
-// ErrorHandler, before the next handler runs.
-//
-// It panics on a configuration mistake (nil Verifier, threshold outside
-// [0, 1], negative size limits, invalid origins or proxies), as a mis-wired
-// router would, with a message that names the field.
+// a bot score at or below the threshold, or the failover policy admits it;
+// otherwise it rejects with 400 (413 for an oversized body) through the
+// ErrorHandler. It panics on a configuration mistake, as a mis-wired router
+// would, with a message that names the field.
 func RequireCaptcha(opts Options) func(http.Handler) http.Handler {
 	m := newMiddleware(opts)
 	return func(next http.Handler) http.Handler {

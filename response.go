@@ -17,16 +17,12 @@ const ProblemType = "https://pkg.go.dev/github.com/captchakit/trustcaptcha#Reaso
 func StatusCode(err error) int { return causeOf(err).status }
 
 // DefaultErrorHandler is the rejection response used when
-// Options.ErrorHandler is nil. It writes StatusCode(err) (400, or 413 for an
-// oversized body) with Cache-Control: no-store, as application/problem+json
-// (RFC 9457, with PublicReason(err) in a "reason" member) when the client
-// accepts JSON or sent JSON, and as text/plain otherwise. It never echoes the
-// token, the error's text or anything about the server's configuration: a
-// bad API key, an unexpected API answer and an outage all read
-// "captcha-unavailable" to the client. For a missing token it names what the
-// middleware looked for (the form field or JSON member, and the header) and,
-// on a GET or HEAD, how to protect only the form's POST. Custom handlers may
-// call it; a nil err is answered as captcha-unavailable.
+// Options.ErrorHandler is nil: StatusCode(err), Cache-Control: no-store, and
+// application/problem+json (RFC 9457, with PublicReason(err) as "reason")
+// when the client accepts or sent JSON, text/plain otherwise. It never shows
+// the token, the error's text or the server's configuration; for a missing
+// token it names what the middleware looked for, and on a GET or HEAD how to
+// protect only the form's POST. A nil err is answered as captcha-unavailable.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	c := causeOf(err)
 	detail, reason := cmp.Or(c.detail, "The CAPTCHA cannot be verified right now. Please try again later."), c.public()

@@ -3,6 +3,7 @@ package trustcaptcha
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -26,11 +27,11 @@ type Token struct {
 	ExpiresAt time.Time
 }
 
-// ParseToken decodes a verification token strictly, without any network call:
-// standard base64 with padding of a UTF-8 JSON object whose verificationId is
-// a UUID and whose clientFailover, if present, is a boolean. Other members are
-// ignored; a host named inside the token is never used. Every failure wraps
-// ErrTokenInvalid and its text never contains the token.
+// ParseToken decodes a verification token strictly, without a network call:
+// standard base64 of a JSON object whose verificationId is a UUID and whose
+// clientFailover, if present, is a boolean. Other members (a host among
+// them) are ignored. An empty token is ErrTokenMissing; every other failure
+// wraps ErrTokenInvalid, and its text never holds the token.
 func ParseToken(token string) (Token, error) {
 	if token == "" {
 		return Token{}, ErrTokenMissing
@@ -76,24 +77,11 @@ func (t Token) Encode() string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// isUUID reports whether s is a UUID in the canonical 8-4-4-4-12 hex form
-// (either case). Nothing else may reach the request path.
+// isUUID reports whether s is a UUID in the 8-4-4-4-12 hex form (either case).
 func isUUID(s string) bool {
-	if len(s) != 36 {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
+	_, err := hex.DecodeString(s[:8] + s[9:13] + s[14:18] + s[19:23] + s[24:])
+	return err == nil
 }

@@ -10,13 +10,10 @@ import (
 	"time"
 )
 
-// Verifier fetches the verification result for a token. *Client is the
-// implementation that asks the TrustCaptcha API; tests and custom set-ups can
-// pass any other, such as a VerifierFunc.
-//
-// Verify returns a non-nil Result or an error that wraps one of this package's
-// sentinel errors (ErrTokenInvalid, ErrServerUnreachable, …). It must honour
-// ctx: when ctx is done it should return promptly with ctx's error.
+// Verifier fetches the verification result for a token: *Client asks the
+// TrustCaptcha API; tests and custom set-ups may pass any other. Verify
+// returns a non-nil Result or an error that wraps one of this package's
+// sentinel errors, and returns promptly with ctx's error when ctx is done.
 type Verifier interface {
 	Verify(ctx context.Context, token string) (*Result, error)
 }
@@ -30,13 +27,10 @@ func (f VerifierFunc) Verify(ctx context.Context, token string) (*Result, error)
 	return f(ctx, token)
 }
 
-// Result is the verification result the TrustCaptcha API returns for a token.
-// Field names follow the API's JSON members. Its zero value is a result that
-// did not pass.
-//
-// Score is TrustCaptcha's bot score: 0 looks human, 1 looks like a bot.
-// Timestamps the API left out are the zero time. Strings may be empty when
-// the site runs in minimal-data mode.
+// Result is the verification result the TrustCaptcha API returns, its
+// fields named after the API's JSON members; the zero value did not pass.
+// Score is a bot score: 0 looks human, 1 looks like a bot. Timestamps the
+// API left out are the zero time; strings may be empty in minimal-data mode.
 type Result struct {
 	CaptchaID              string    `json:"captchaId"`
 	VerificationID         string    `json:"verificationId"`
@@ -75,13 +69,11 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		stamp{r.ResultFirstFetchedAt}, stamp{r.ResultLastFetchedAt}})
 }
 
-// UnmarshalJSON decodes the API's result JSON strictly: it must be one JSON
-// object whose members have the documented types, with verificationId,
-// verificationPassed and score present (not null) and score within [0, 1].
-// Member names are matched as encoding/json matches struct tags; unknown
-// members are ignored. Timestamps are parsed leniently (with or without
-// fraction and zone; no zone is UTC); a missing or null one is the zero time.
-// On error r is left unchanged.
+// UnmarshalJSON decodes the API's result strictly: one JSON object whose
+// members have the documented types, with verificationId, verificationPassed
+// and score present and score within [0, 1]; unknown members are ignored.
+// Timestamps are read leniently (with or without fraction and zone; no zone
+// is UTC); a missing or null one is the zero time. On error r is unchanged.
 func (r *Result) UnmarshalJSON(data []byte) error {
 	type plain Result
 	var w struct {
@@ -122,8 +114,8 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// stamp is a timestamp of the API's JSON: null for the zero time, and read
-// leniently (see parseTimestamp).
+// stamp is a timestamp of the API's JSON: null for the zero time, read
+// leniently.
 type stamp struct{ time.Time }
 
 func (s stamp) MarshalJSON() ([]byte, error) {
@@ -158,8 +150,7 @@ var timestampLayouts = []string{
 	"2006-01-02 15:04:05.999999999",
 }
 
-// parseTimestamp reads an ISO 8601 timestamp leniently. The empty string is
-// the zero time.
+// parseTimestamp reads an ISO 8601 timestamp leniently; "" is the zero time.
 func parseTimestamp(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -170,18 +161,10 @@ func parseTimestamp(s string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, &stampError{truncate(s, 40)}
+	return time.Time{}, &stampError{s[:min(len(s), 40)]}
 }
 
 // stampError is a timestamp that is not ISO 8601.
 type stampError struct{ s string }
 
 func (e *stampError) Error() string { return fmt.Sprintf("timestamp %q is not ISO 8601", e.s) }
-
-// truncate shortens s to at most n bytes for error messages.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
