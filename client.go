@@ -403,6 +403,16 @@ func (c *Client) fetch(parent context.Context, tok Token) (*Result, outcome, err
 	}
 }
 
+// apiErrors are the answers of the protocol that are not a result.
+var apiErrors = map[int]error{
+	http.StatusForbidden:          ErrAPIKeyInvalid,
+	http.StatusNotFound:           ErrVerificationNotFound,
+	http.StatusGone:               ErrResultExpired,
+	http.StatusPreconditionFailed: ErrClientReportedFailover,
+	http.StatusLocked:             ErrVerificationNotFinished,
+	http.StatusTooManyRequests:    ErrRetrievalLimitReached,
+}
+
 // handle maps one API answer to a result or a sentinel error.
 // ctx is the exchange's context, parent the caller's.
 func (c *Client) handle(ctx, parent context.Context, resp *http.Response, tok Token) (*Result, outcome, error) {
@@ -411,29 +421,17 @@ func (c *Client) handle(ctx, parent context.Context, resp *http.Response, tok To
 	if code != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrainBytes))
 	}
-	status := func(sentinel error) (*Result, outcome, error) {
-		return nil, outcomeSuccess, fmt.Errorf("%w (HTTP %d)", sentinel, code)
-	}
+	sentinel, known := apiErrors[code]
 	switch {
 	case code == http.StatusOK:
-	case code == http.StatusForbidden:
-		return status(ErrAPIKeyInvalid)
-	case code == http.StatusNotFound:
-		return status(ErrVerificationNotFound)
-	case code == http.StatusGone:
-		return status(ErrResultExpired)
-	case code == http.StatusPreconditionFailed:
-		return status(ErrClientReportedFailover)
-	case code == http.StatusLocked:
-		return status(ErrVerificationNotFinished)
-	case code == http.StatusTooManyRequests:
-		return status(ErrRetrievalLimitReached)
+	case known:
+		return nil, outcomeSuccess, fmt.Errorf("%w (HTTP %d)", sentinel, code)
 	case code >= 500 && code <= 599:
 		return nil, outcomeFailure, fmt.Errorf("%w (HTTP %d)", ErrServerUnreachable, code)
 	case code >= 300 && code <= 399:
 		return nil, outcomeSuccess, fmt.Errorf("%w: redirect (HTTP %d) not followed", ErrUnexpectedResponse, code)
 	default:
-		return status(ErrUnexpectedResponse)
+		return nil, outcomeSuccess, fmt.Errorf("%w (HTTP %d)", ErrUnexpectedResponse, code)
 	}
 	body, err := readCapped(resp.Body, maxResultBytes, resp.ContentLength)
 	if errors.Is(err, errTooLong) {

@@ -71,25 +71,22 @@ var (
 )
 
 // LimitFailover bounds p: of the requests p admits, at most n are admitted in
-// each window of length per (fixed windows, starting at multiples of per
-// since the Unix epoch); the rest are rejected with an error that wraps
-// ErrFailoverLimitReached and the outage cause. So an attacker who knocks the
+// each fixed window of length per; the rest are rejected with an error that
+// wraps ErrFailoverLimitReached and the outage. So an attacker who knocks the
 // API out, or fills the Client's in-flight bound, cannot flood the form
-// through the open door. The budget is this process's; LimitFailoverShared
-// shares one across a fleet. A nil p is FailClosed. n and per must be
-// positive, or LimitFailover panics.
+// through the open door. The budget is this process's (LimitFailoverShared
+// shares one across a fleet). A nil p is FailClosed; n and per must be
+// positive, or it panics.
 func LimitFailover(p FailoverPolicy, n int, per time.Duration) FailoverPolicy {
 	return newLimitedFailover("LimitFailover", p, n, per, NewMemoryStore())
 }
 
-// LimitFailoverShared is LimitFailover whose budget is counted by c, so every
-// process using the same Counter (such as a redisstore.Store on one Redis)
-// shares one budget: 4 instances with a budget of 10 a minute admit 10 in a
-// minute, not 40. The count's key is "failover:<n>/<per>" (such as
-// "failover:10/1m0s"), so budgets of the same n and per on one Counter share
-// a count; two Counters (two MemoryStores, or redisstore stores with
-// different WithKeyPrefix) keep equal budgets apart. When c fails, nothing is
-// admitted. n and per must be positive and c not nil, or it panics.
+// LimitFailoverShared is LimitFailover whose budget is counted by c, so the
+// processes sharing a Counter (such as a redisstore.Store) share one budget:
+// 4 instances with 10 a minute admit 10 in a minute, not 40. The count's key
+// is "failover:<n>/<per>", so equal budgets on one Counter share a count;
+// two Counters (or redisstore.WithKeyPrefix) keep them apart. When c fails,
+// nothing is admitted. n and per must be positive and c not nil, or it panics.
 func LimitFailoverShared(p FailoverPolicy, n int, per time.Duration, c Counter) FailoverPolicy {
 	if c == nil {
 		panic("trustcaptcha: LimitFailoverShared: nil Counter")

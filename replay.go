@@ -12,9 +12,9 @@ import (
 )
 
 // ReplayStore records which verifications were already used, so that one
-// solved CAPTCHA admits one request (see Options.ReplayStore).
-// Implementations must be safe for concurrent use, and claiming must be
-// atomic: of two concurrent claims of one id, exactly one wins.
+// solved CAPTCHA admits one request (see Options.ReplayStore). It must be
+// safe for concurrent use, and of two concurrent claims of one id exactly
+// one wins.
 type ReplayStore interface {
 	// Claim records id as used until expires. It returns false, nil when id
 	// is already recorded and not expired, and an error (never false, nil)
@@ -23,8 +23,8 @@ type ReplayStore interface {
 }
 
 // Counter counts events in fixed time windows, for a failover budget shared
-// by several processes (see LimitFailoverShared). Implementations must be
-// safe for concurrent use.
+// by several processes (see LimitFailoverShared). It must be safe for
+// concurrent use.
 type Counter interface {
 	// Increment adds one to key's count in the current window of length
 	// window (windows start at multiples of window since the Unix epoch) and
