@@ -2,7 +2,6 @@ package trustcaptcha
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -61,12 +60,16 @@ func AdmittedByFailover(ctx context.Context) bool {
 // passed). A request whose client went away is never admitted. The cause
 // is looked up once: d.Err carries it (see rejection).
 func (m *middleware) decision(r *http.Request, res *Result, failover bool, err error, latency time.Duration) Decision {
+	c := causeOf(err)
 	// An oversized body stays 413: net/http may cancel the context of a
 	// request whose body was not read to its end.
-	if ctxErr := r.Context().Err(); ctxErr != nil && Reason(err) != canceledReason && !errors.Is(err, ErrBodyTooLarge) {
+	if ctxErr := r.Context().Err(); ctxErr != nil && c.reason != canceledReason && c.err != ErrBodyTooLarge {
 		err, failover = fmt.Errorf("trustcaptcha: request abandoned: %w", ctxErr), false
+		c = causeOf(err)
 	}
-	c := causeOf(err)
+	if rj, ok := err.(*rejection); ok { // check looked its cause up
+		err = rj.err
+	}
 	d := Decision{Admitted: err == nil || failover, Failover: failover, ReportOnly: m.ReportOnly,
 		Reason: c.reason, Result: res, Score: -1, Latency: latency}
 	if err != nil {

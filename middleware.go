@@ -295,8 +295,8 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 func (m *middleware) check(r *http.Request, tok string) (res *Result, failover bool, err error) {
 	res, err = m.Verifier.Verify(r.Context(), tok)
 	if err != nil {
-		if c := causeOf(err).err; c != ErrServerUnreachable && c != ErrClientReportedFailover {
-			return nil, false, err
+		if c := causeOf(err); c.err != ErrServerUnreachable && c.err != ErrClientReportedFailover {
+			return nil, false, &rejection{err: err, cause: c} // the cause, looked up once
 		}
 		if cause := m.Failover.Admit(r, err); cause != nil {
 			if !errors.Is(cause, err) {
