@@ -158,6 +158,40 @@ func ExampleLimitFailover() {
 
 // One callback per decision feeds logs or metrics; ReportOnly lets a new
 // deployment watch decisions before enforcing them.
+// A custom failover policy: members are admitted during an outage; everyone
+// else shares a budget, whose cause (failover-limit-reached) the Decision
+// keeps once it is spent.
+func ExampleFailoverFunc() {
+	api := trustcaptchatest.NewServer()
+	defer api.Close()
+	api.Down(http.StatusServiceUnavailable)
+
+	guests := trustcaptcha.LimitFailover(trustcaptcha.FailOpen, 1, time.Hour)
+	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
+		Verifier: api.Client(),
+		Failover: trustcaptcha.FailoverFunc(func(r *http.Request, err error) error {
+			if r.Header.Get("X-Member") == "yes" { // your session check
+				return nil
+			}
+			return guests.Admit(r, err)
+		}),
+		Logger: slog.New(slog.DiscardHandler),
+		OnDecision: func(r *http.Request, d trustcaptcha.Decision) {
+			fmt.Println(r.Header.Get("X-Member"), d.Admitted, d.Reason)
+		},
+	})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for _, member := range []string{"yes", "no", "no"} {
+		r := httptest.NewRequest(http.MethodPost, "/contact", nil)
+		r.Header.Set("X-TC-Verification-Token", api.Human())
+		r.Header.Set("X-Member", member)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	// Output:
+	// yes true server-unreachable
+	// no true server-unreachable
+	// no false failover-limit-reached
+}
+
 func ExampleOptions_onDecision() {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil)) // your logger
 	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
