@@ -20,36 +20,25 @@ import (
 // Version is this package's version, sent in the User-Agent header.
 const Version = "0.3.0"
 
-// DefaultAPIHost is the TrustCaptcha API the Client talks to unless
-// WithAPIHost names another.
-const DefaultAPIHost = "https://api.trustcomponent.com"
-
-// Client defaults, chosen after the official SDKs (3 s connect, 5 s read).
+// The Client's defaults, where WithAPIHost, WithTimeout, WithConnectTimeout,
+// WithBreaker and WithMaxInFlight set no other (timeouts after the official
+// SDKs; 512 in flight covers a healthy API at 5,000 verifications a second
+// and 50 ms, about 250 waiting).
 const (
-	// DefaultTimeout bounds one whole Verify call: connect, request, response.
-	DefaultTimeout = 5 * time.Second
-	// DefaultConnectTimeout bounds establishing a connection (TCP and TLS).
-	DefaultConnectTimeout = 3 * time.Second
-	// DefaultBreakerFailures consecutive unreachable errors open the breaker.
+	DefaultAPIHost         = "https://api.trustcomponent.com"
+	DefaultTimeout         = 5 * time.Second // one whole Verify call
+	DefaultConnectTimeout  = 3 * time.Second // one connection: TCP and TLS
 	DefaultBreakerFailures = 5
-	// DefaultBreakerCooldown is the longest wait between two probes of the
-	// open breaker (see WithBreaker).
 	DefaultBreakerCooldown = 10 * time.Second
-	// DefaultMaxInFlight is how many verifications may wait on the API at
-	// once per Client: a healthy API at 5,000 verifications a second and
-	// 50 ms keeps about 250 waiting (Little's law), and a dead one holds at
-	// most 512 goroutines and connections, not one per arriving request.
-	DefaultMaxInFlight = 512
-	maxResultBytes     = 64 << 10 // of a 200 answer; a real result is under 2 KiB
-	maxDrainBytes      = 4 << 10  // of another answer, so its connection is reused
+	DefaultMaxInFlight     = 512
+	maxResultBytes         = 64 << 10 // of a 200 answer; a real result is under 2 KiB
+	maxDrainBytes          = 4 << 10  // of another answer, so its connection is reused
 )
 
-// Client asks the TrustCaptcha API for verification results. It implements
-// Verifier and is safe for concurrent use; make one and share it.
-//
-// The API host is fixed when the Client is made and never taken from a token;
-// the secret key is sent only there, as a Bearer token, and never followed
-// through a redirect. Every Verify call is bounded by the client's timeout.
+// Client asks the TrustCaptcha API for verification results: a Verifier, safe
+// for concurrent use (make one and share it). The API host is fixed when it
+// is made, never taken from a token; the key goes only there, never through
+// a redirect; every call is bounded by the timeout and the in-flight limit.
 type Client struct {
 	base                 string // scheme://host[/prefix], no trailing slash
 	hc                   *http.Client
@@ -79,22 +68,26 @@ type clientConfig struct {
 	now             func() time.Time
 }
 
-// WithAPIHost sets the API's base URL, such as "https://api.trustcomponent.com"
-// (the default) or a trustcaptchatest server's URL. It must be an absolute
-// http or https URL with no user info, query or fragment; a path is kept as a
-// prefix (for a proxy that mounts the API below a path).
+// WithAPIHost sets the API's base URL (default DefaultAPIHost), such as a
+// trustcaptchatest server's: an absolute http(s) URL without user info,
+// query or fragment; a path is kept as a prefix.
 func WithAPIHost(host string) ClientOption {
 	return func(c *clientConfig) error {
-		c.host = host
+		u, err := url.Parse(strings.TrimSpace(host))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
+			return errors.New("trustcaptcha: API host must be an absolute http(s) URL such as " + DefaultAPIHost)
+		}
+		if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+			return errors.New("trustcaptcha: API host must not carry user info, a query or a fragment")
+		}
+		c.host = u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/")
 		return nil
 	}
 }
 
-// WithHTTPClient makes the Client send its requests through hc's Transport
-// and Timeout. The Client uses a copy that never follows redirects. It
-// cannot be combined with the options that configure the Client's own
-// transport (WithConnectTimeout, WithProxy, WithTLSConfig,
-// WithTransportWrapper).
+// WithHTTPClient sends the Client's requests through a copy of hc that
+// never follows redirects, instead of the Client's own transport (so not
+// with WithConnectTimeout, WithProxy, WithTLSConfig, WithTransportWrapper).
 func WithHTTPClient(hc *http.Client) ClientOption {
 	return func(c *clientConfig) error {
 		if hc == nil {
@@ -118,8 +111,8 @@ func WithTimeout(d time.Duration) ClientOption {
 	}
 }
 
-// WithConnectTimeout bounds establishing one connection to the API (TCP
-// connect and TLS handshake). Default DefaultConnectTimeout; d must be positive.
+// WithConnectTimeout bounds one connection to the API (TCP and TLS).
+// Default DefaultConnectTimeout; d must be positive.
 func WithConnectTimeout(d time.Duration) ClientOption {
 	return func(c *clientConfig) error {
 		if d <= 0 {
@@ -131,9 +124,8 @@ func WithConnectTimeout(d time.Duration) ClientOption {
 	}
 }
 
-// WithProxy sends API requests through the HTTP(S) proxy at proxyURL, such as
-// "http://proxy.internal:3128". By default no proxy is used, not even one
-// named by HTTPS_PROXY, so the key goes nowhere you did not configure.
+// WithProxy sends API requests through the http, https or socks5 proxy at
+// proxyURL. By default none is used, not even HTTPS_PROXY's.
 func WithProxy(proxyURL string) ClientOption {
 	return func(c *clientConfig) error {
 		u, err := url.Parse(proxyURL)
@@ -161,9 +153,8 @@ func WithMaxInFlight(n int) ClientOption {
 	}
 }
 
-// WithTLSConfig sets the TLS configuration of the Client's own transport,
-// for a private CA (a self-hosted API or a proxy) or a client certificate.
-// The Client uses a clone. It cannot be combined with WithHTTPClient.
+// WithTLSConfig sets (a clone of) cfg as the TLS configuration of the
+// Client's own transport, for a private CA or a client certificate.
 func WithTLSConfig(cfg *tls.Config) ClientOption {
 	return func(c *clientConfig) error {
 		if cfg == nil {
@@ -191,15 +182,12 @@ func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) Client
 	}
 }
 
-// WithBreaker configures the outage breaker: after failures consecutive
-// unreachable errors (network error, timeout, HTTP 5xx) the Client stops
-// calling the API and answers ErrServerUnreachable (wrapping ErrBreakerOpen)
-// at once, so the failover policy applies without waiting for a timeout.
-// One probe at a time then goes to the API: the first after min(500 ms,
-// cooldown), each failed probe doubling the wait up to cooldown, so a short
-// outage costs about as long again. Any answer that is not a 5xx closes the
-// breaker. failures <= 0 turns it off. Default: DefaultBreakerFailures and
-// DefaultBreakerCooldown.
+// WithBreaker sets the outage breaker: after failures consecutive
+// unreachable errors the Client answers ErrBreakerOpen at once, so the
+// failover policy applies without waiting, while one probe at a time goes to
+// the API: the first after min(500 ms, cooldown), each failed probe doubling
+// the wait up to cooldown. Any answer but a 5xx closes it; failures <= 0
+// turns it off. Default DefaultBreakerFailures, DefaultBreakerCooldown.
 func WithBreaker(failures int, cooldown time.Duration) ClientOption {
 	return func(c *clientConfig) error {
 		if failures > 0 && cooldown <= 0 {
@@ -237,31 +225,19 @@ func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
 			return nil, err
 		}
 	}
-	base, err := normalizeHost(cfg.host)
-	if err != nil {
-		return nil, err
-	}
-	var hc http.Client
-	if cfg.hc != nil {
-		if cfg.transportOption {
-			return nil, errors.New("trustcaptcha: NewClient: WithConnectTimeout, WithProxy, WithTLSConfig and WithTransportWrapper configure the built-in transport; with WithHTTPClient, set them on your own")
-		}
+	hc := http.Client{Transport: newTransport(cfg)}
+	switch {
+	case cfg.hc != nil && cfg.transportOption:
+		return nil, errors.New("trustcaptcha: NewClient: WithConnectTimeout, WithProxy, WithTLSConfig and WithTransportWrapper configure the built-in transport; with WithHTTPClient, set them on your own")
+	case cfg.hc != nil:
 		hc = *cfg.hc
-	} else {
-		hc.Transport = newTransport(cfg)
-		if cfg.wrap != nil {
-			if hc.Transport = cfg.wrap(hc.Transport); hc.Transport == nil {
-				return nil, errors.New("trustcaptcha: WithTransportWrapper: the wrapper returned a nil transport")
-			}
+	case cfg.wrap != nil:
+		if hc.Transport = cfg.wrap(hc.Transport); hc.Transport == nil {
+			return nil, errors.New("trustcaptcha: WithTransportWrapper: the wrapper returned a nil transport")
 		}
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c := &Client{
-		base:     base,
-		hc:       &hc,
-		timeout:  cfg.timeout,
-		inFlight: make(chan struct{}, cfg.maxInFlight),
-	}
+	c := &Client{base: cfg.host, hc: &hc, timeout: cfg.timeout, inFlight: make(chan struct{}, cfg.maxInFlight)}
 	ua := base64.StdEncoding.EncodeToString([]byte(`{"language":"go","version":"` + Version + `"}`))
 	c.authHeader, c.uaHeader = []string{"Bearer " + apiKey}, []string{"Trustcaptcha/" + ua}
 	if cfg.breakerFailures > 0 {
@@ -269,17 +245,6 @@ func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
 			probeTimeout: cfg.timeout, now: cfg.now}
 	}
 	return c, nil
-}
-
-func normalizeHost(host string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(host))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
-		return "", errors.New("trustcaptcha: API host must be an absolute http(s) URL such as " + DefaultAPIHost)
-	}
-	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return "", errors.New("trustcaptcha: API host must not carry user info, a query or a fragment")
-	}
-	return u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"), nil
 }
 
 // newTransport is the Client's own transport: bounded connects, an idle pool
