@@ -251,7 +251,7 @@ func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
 // as large as the in-flight bound, and HTTP/2 connections health-checked
 // with pings, so one that died silently is noticed within seconds.
 func newTransport(cfg clientConfig) *http.Transport {
-	t := &http.Transport{
+	return &http.Transport{
 		DialContext:            (&net.Dialer{Timeout: cfg.connectTimeout, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:      true,
 		MaxIdleConns:           cfg.maxInFlight,
@@ -261,15 +261,12 @@ func newTransport(cfg clientConfig) *http.Transport {
 		TLSClientConfig:        cfg.tlsConfig,
 		ExpectContinueTimeout:  time.Second,
 		MaxResponseHeaderBytes: 64 << 10,
+		Proxy:                  http.ProxyURL(cfg.proxy), // nil: none
 		HTTP2: &http.HTTP2Config{
 			SendPingTimeout: 5 * time.Second, // a ping after 5 s without a frame…
 			PingTimeout:     2 * time.Second, // …unanswered for 2 s closes the connection
 		},
 	}
-	if cfg.proxy != nil {
-		t.Proxy = http.ProxyURL(cfg.proxy)
-	}
-	return t
 }
 
 // CloseIdleConnections closes the Client's idle keep-alive connections. The

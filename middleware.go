@@ -28,104 +28,91 @@ const (
 // Options configure RequireCaptcha. Only Verifier is required; every other
 // zero value is the recommended default, named in the field's comment.
 type Options struct {
-	// Verifier fetches the verification result for a token, usually a
-	// *Client. Required: RequireCaptcha panics on nil.
+	// Verifier fetches the result for a token, usually a *Client. Required.
 	Verifier Verifier
 
-	// Threshold is the highest bot score admitted (TrustCaptcha's score: 0
-	// looks human, 1 looks like a bot). Zero means DefaultThreshold (0.5).
-	// A value outside [0, 1] or NaN panics at construction.
+	// Threshold is the highest bot score admitted (0 looks human, 1 like a
+	// bot). Zero means DefaultThreshold; outside [0, 1] or NaN panics.
 	Threshold float64
 
-	// Failover decides what happens when the API cannot answer (see
-	// FailoverPolicy). Nil means FailClosed: such requests are rejected.
+	// Failover decides whether a request is admitted when the API cannot
+	// answer. Nil means FailClosed: it is rejected.
 	Failover FailoverPolicy
 
-	// ErrorHandler writes the rejection. It is called with an error that
-	// wraps one of the sentinel errors (see Reason and StatusCode) and must
-	// not call the next handler. Nil means DefaultErrorHandler.
+	// ErrorHandler writes a rejection, whose error wraps a sentinel (see
+	// Reason); it must not call the next handler. Nil means
+	// DefaultErrorHandler.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
-	// MaxBodyBytes caps a JSON or urlencoded body, and the text fields of a
-	// multipart form together: larger bodies get 413. A multipart body up to
-	// this size is held in memory, a larger one in a temporary file removed
-	// when the next handler returns. Zero means DefaultMaxBodyBytes (1 MiB).
-	// Negative panics.
+	// MaxBodyBytes caps a JSON or urlencoded body and a multipart form's text
+	// fields together (413 beyond), and is the most of a multipart body held
+	// in memory (the rest goes to a temporary file, removed after the next
+	// handler). Zero means DefaultMaxBodyBytes; negative panics.
 	MaxBodyBytes int64
 
-	// MaxMultipartBytes caps a whole multipart/form-data body, files
-	// included; larger bodies get 413. Zero means DefaultMaxMultipartBytes
-	// (32 MiB); a value below MaxBodyBytes is raised to it. Negative panics.
-	// A form also gets 413 beyond 1,000 parts or 10,000 part header lines
-	// (net/http's numbers), or when parsing its parts would cost more memory
-	// than 4 x its size + 64 KiB (each part counts about 1 KiB, each header
-	// line 200 bytes): a form of hundreds of tiny fields should carry the
-	// token in TokenHeader, which is read without the body.
+	// MaxMultipartBytes caps a whole multipart body, files included (413
+	// beyond), and is raised to MaxBodyBytes. A form also gets 413 beyond
+	// 1,000 parts or 10,000 part header lines, or when its parts would cost
+	// more memory to parse than 4 x its size + 64 KiB (a part counts 1 KiB, a
+	// header line 200 bytes): send the token of a form of hundreds of tiny
+	// fields in TokenHeader. Zero means DefaultMaxMultipartBytes; negative
+	// panics.
 	MaxMultipartBytes int64
 
-	// TokenField is the form field and top-level JSON member that carries the
-	// token. Empty means DefaultTokenField ("tc-verification-token"); set it
-	// when the widget's token-field-name attribute is set.
+	// TokenField is the form field and top-level JSON member holding the
+	// token, as the widget's token-field-name. Empty means DefaultTokenField.
 	TokenField string
 
-	// TokenHeader is the request header that carries the token, read before
-	// the body. Empty means DefaultTokenHeader ("X-TC-Verification-Token").
+	// TokenHeader is the request header holding the token, read before the
+	// body. Empty means DefaultTokenHeader.
 	TokenHeader string
 
-	// Skip, when it returns true, lets the request through untouched and
-	// unverified. Nil means nothing is skipped. SkipSafeMethods suits a
-	// router group that serves both a page and its form's POST.
+	// Skip lets the requests it returns true for through, unverified. Nil
+	// skips nothing; SkipSafeMethods serves a page and its form's POST.
 	Skip func(r *http.Request) bool
 
-	// AllowedOrigins, when not empty, rejects a result whose Origin (the page
-	// the widget ran on, such as "https://example.com") is not listed.
-	// Entries are compared case-insensitively, without a trailing slash. Nil
-	// means any origin.
+	// AllowedOrigins, when not empty, rejects a result whose Origin (such as
+	// "https://example.com") is not listed, compared case-insensitively
+	// without a trailing slash. Nil accepts any origin.
 	AllowedOrigins []string
 
-	// MatchClientIP, when true, rejects a result whose IPAddress (the address
-	// that solved the CAPTCHA, empty in minimal-data mode) is not the
-	// request's client IP: the connection's address, or behind
-	// TrustedProxies the right-most untrusted one of X-Forwarded-For.
+	// MatchClientIP, when true, rejects a result whose IPAddress (empty in
+	// minimal-data mode) is not the request's client IP: the connection's
+	// address, or behind TrustedProxies the right-most untrusted one of
+	// X-Forwarded-For.
 	MatchClientIP bool
 
-	// TrustedProxies lists the proxies (IP addresses or CIDR prefixes, such as
-	// "10.0.0.0/8") whose X-Forwarded-For is believed by MatchClientIP. Nil
-	// means none: X-Forwarded-For is ignored. An invalid entry panics.
+	// TrustedProxies lists the proxies (addresses or CIDR prefixes) whose
+	// X-Forwarded-For MatchClientIP believes. Nil means none; an invalid
+	// entry panics.
 	TrustedProxies []string
 
-	// ReportOnly, when true, verifies and reports every decision but never
-	// rejects on it: the next handler runs and reads it with
-	// DecisionFromContext. Oversized bodies still get 413, and a request
-	// whose client went away still stops. False enforces decisions.
+	// ReportOnly, when true, decides and reports but does not reject (the
+	// next handler reads the decision with DecisionFromContext), except for
+	// a body over a limit or a client that went away.
 	ReportOnly bool
 
-	// OnDecision, when set, is called once per verified request, before the
-	// next handler or the rejection, with what was decided (never the token
-	// or the key). It must be safe for concurrent use and fast. Nil means
-	// no callback.
+	// OnDecision, when set, is called with each decision before the next
+	// handler or the rejection (never with the token or the key). It must be
+	// safe for concurrent use and fast.
 	OnDecision func(r *http.Request, d Decision)
 
-	// ReplayStore records the verifications that admitted a request, so a
-	// second request with the same verification (the same token, or its ID
-	// re-encoded) is rejected with ErrTokenReused. A verification is claimed
-	// when every other check passed (also on failover) and kept until its
-	// result expires; a store error rejects with ErrReplayCheckUnavailable.
-	// Nil means one MemoryStore shared by every RequireCaptcha in the
+	// ReplayStore claims each verification that passed every other check
+	// (also on failover) until its result expires, so a second request with
+	// it is rejected with ErrTokenReused; a store error rejects with
+	// ErrReplayCheckUnavailable. Nil means one MemoryStore shared in the
 	// process; a fleet shares one on Redis (package redisstore).
 	ReplayStore ReplayStore
 
 	// AllowReplay, when true, turns the single-use check off: the retrieval
-	// limit set in the TrustCaptcha dashboard alone decides. False means
-	// single use.
+	// limit set in the TrustCaptcha dashboard alone decides.
 	AllowReplay bool
 
-	// Logger receives operator errors at level Error (a rejected key, an
-	// API answer outside the protocol, a failed ReplayStore, a custom
-	// Verifier's unknown error): each reason the first time, then at most
-	// once a minute with the number "suppressed" meanwhile. Every rejection
-	// is logged at level Debug with its cause. Nil means slog.Default();
-	// slog.New(slog.DiscardHandler) silences it.
+	// Logger gets operator errors at level Error (a rejected key, an answer
+	// outside the protocol, a failed ReplayStore, a Verifier's unknown
+	// error): each reason once, then at most once a minute with the number
+	// "suppressed"; and every rejection at level Debug. Nil means
+	// slog.Default().
 	Logger *slog.Logger
 }
 
