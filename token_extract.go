@@ -33,20 +33,24 @@ func (m *middleware) extractToken(r *http.Request) (tok string, done func(), err
 		return "", done, fmt.Errorf("%w: no header and no body", ErrTokenMissing)
 	}
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	isJSON := mt == "application/json" || strings.HasSuffix(mt, "+json")
-	ce := r.Header.Get("Content-Encoding")
+	isJSON, multi := mt == "application/json" || strings.HasSuffix(mt, "+json"), mt == "multipart/form-data"
+	limit, ce := m.MaxBodyBytes, r.Header.Get("Content-Encoding")
+	if multi {
+		limit = m.MaxMultipartBytes
+	}
 	switch {
 	case err != nil:
 		return "", done, fmt.Errorf("%w: no readable Content-Type", ErrTokenMissing)
-	case mt != "application/x-www-form-urlencoded" && mt != "multipart/form-data" && !isJSON:
+	case mt != "application/x-www-form-urlencoded" && !multi && !isJSON:
 		return "", done, fmt.Errorf("%w: Content-Type %.60s carries no token", ErrTokenMissing, mt)
 	case ce != "" && !strings.EqualFold(ce, "identity"):
 		return "", done, fmt.Errorf("%w: Content-Encoding %.20q is not supported", ErrTokenMissing, ce)
-	case mt == "multipart/form-data":
+	case multi && params["boundary"] == "":
+		return "", done, fmt.Errorf("%w: multipart body without boundary", ErrTokenMissing)
+	case r.ContentLength > limit:
+		return "", done, fmt.Errorf("%w: Content-Length %d over the %d-byte limit", ErrBodyTooLarge, r.ContentLength, limit)
+	case multi:
 		return m.fromMultipart(r, params["boundary"])
-	}
-	if r.ContentLength > m.MaxBodyBytes {
-		return "", done, fmt.Errorf("%w: Content-Length %d over the %d-byte limit", ErrBodyTooLarge, r.ContentLength, m.MaxBodyBytes)
 	}
 	body, err := readCapped(r.Body, m.MaxBodyBytes, r.ContentLength)
 	if err != nil {
@@ -281,13 +285,6 @@ func (m *middleware) jsonToken(body []byte) (string, error) {
 // verdict (in ReportOnly mode the handler runs after a rejection too).
 func (m *middleware) fromMultipart(r *http.Request, boundary string) (string, func(), error) {
 	noop := func() {}
-	if boundary == "" {
-		return "", noop, fmt.Errorf("%w: multipart body without boundary", ErrTokenMissing)
-	}
-	if r.ContentLength > m.MaxMultipartBytes {
-		return "", noop, fmt.Errorf("%w: Content-Length %d over the %d-byte multipart limit",
-			ErrBodyTooLarge, r.ContentLength, m.MaxMultipartBytes)
-	}
 	body, size, done, err := spool(r.Body, r.ContentLength, m.MaxBodyBytes, m.MaxMultipartBytes)
 	if err != nil {
 		return "", noop, bodyError(err, m.MaxMultipartBytes)
