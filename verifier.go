@@ -54,18 +54,27 @@ type Result struct {
 	ResultLastFetchedAt    time.Time `json:"resultLastFetchedAt"`
 }
 
+// plain is Result without its methods; wire is Result as the API's JSON:
+// the members every result has as pointers (to tell a missing one), and the
+// timestamps as stamps (the outer fields win over plain's).
+type plain Result
+type wire struct {
+	plain
+	VerificationID         *string  `json:"verificationId"`
+	VerificationPassed     *bool    `json:"verificationPassed"`
+	Score                  *float64 `json:"score"`
+	VerificationStartedAt  stamp    `json:"verificationStartedAt"`
+	VerificationFinishedAt stamp    `json:"verificationFinishedAt"`
+	ResultExpiresAt        stamp    `json:"resultExpiresAt"`
+	ResultFirstFetchedAt   stamp    `json:"resultFirstFetchedAt"`
+	ResultLastFetchedAt    stamp    `json:"resultLastFetchedAt"`
+}
+
 // MarshalJSON encodes r in the API's format: timestamps as RFC 3339 strings
 // with nanoseconds, zero timestamps as null.
 func (r Result) MarshalJSON() ([]byte, error) {
-	type plain Result // Result's fields without its methods
-	return json.Marshal(struct {
-		plain
-		VerificationStartedAt  stamp `json:"verificationStartedAt"` // the outer fields win
-		VerificationFinishedAt stamp `json:"verificationFinishedAt"`
-		ResultExpiresAt        stamp `json:"resultExpiresAt"`
-		ResultFirstFetchedAt   stamp `json:"resultFirstFetchedAt"`
-		ResultLastFetchedAt    stamp `json:"resultLastFetchedAt"`
-	}{plain(r), stamp{r.VerificationStartedAt}, stamp{r.VerificationFinishedAt}, stamp{r.ResultExpiresAt},
+	return json.Marshal(wire{plain(r), &r.VerificationID, &r.VerificationPassed, &r.Score,
+		stamp{r.VerificationStartedAt}, stamp{r.VerificationFinishedAt}, stamp{r.ResultExpiresAt},
 		stamp{r.ResultFirstFetchedAt}, stamp{r.ResultLastFetchedAt}})
 }
 
@@ -75,19 +84,7 @@ func (r Result) MarshalJSON() ([]byte, error) {
 // Timestamps are read leniently (with or without fraction and zone; no zone
 // is UTC); a missing or null one is the zero time. On error r is unchanged.
 func (r *Result) UnmarshalJSON(data []byte) error {
-	type plain Result
-	var w struct {
-		plain
-		// Required: pointers tell a missing member from a false or zero one.
-		VerificationID         *string  `json:"verificationId"`
-		VerificationPassed     *bool    `json:"verificationPassed"`
-		Score                  *float64 `json:"score"`
-		VerificationStartedAt  stamp    `json:"verificationStartedAt"`
-		VerificationFinishedAt stamp    `json:"verificationFinishedAt"`
-		ResultExpiresAt        stamp    `json:"resultExpiresAt"`
-		ResultFirstFetchedAt   stamp    `json:"resultFirstFetchedAt"`
-		ResultLastFetchedAt    stamp    `json:"resultLastFetchedAt"`
-	}
+	var w wire
 	if err := json.Unmarshal(data, &w); err != nil {
 		var bad *stampError
 		if errors.As(err, &bad) {
