@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -395,5 +396,33 @@ func BenchmarkBodyCost(b *testing.B) {
 				serveLoop(b, h, newReq(s.ct, body), body)
 			})
 		}
+	}
+}
+
+// BenchmarkRejection: the cost of a rejection (a flood of bad requests is
+// the path an attacker chooses), by cause: no token, a score too high, and
+// an outage the default policy rejects; the logger discards, at level Info.
+func BenchmarkRejection(b *testing.B) {
+	high := &trustcaptcha.Result{VerificationPassed: true, Score: 0.9}
+	for _, tc := range []struct {
+		name string
+		v    trustcaptcha.VerifierFunc
+		tok  string
+	}{
+		{"cause=token-missing", func(context.Context, string) (*trustcaptcha.Result, error) { return memResult, nil }, ""},
+		{"cause=score-too-high", func(context.Context, string) (*trustcaptcha.Result, error) { return high, nil }, tokHuman},
+		{"cause=server-unreachable", func(context.Context, string) (*trustcaptcha.Result, error) {
+			return nil, fmt.Errorf("%w: timeout", trustcaptcha.ErrServerUnreachable)
+		}, tokHuman},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: tc.v, AllowReplay: true,
+				Logger: slog.New(slog.DiscardHandler)})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+			base := newReq("", nil)
+			if tc.tok != "" {
+				base.Header.Set("X-TC-Verification-Token", tc.tok)
+			}
+			serveLoop(b, h, base, nil)
+		})
 	}
 }

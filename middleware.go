@@ -133,7 +133,7 @@ func (m *middleware) log(r *http.Request, d Decision) {
 	if d.Err == nil {
 		return
 	}
-	attrs := []slog.Attr{slog.String("reason", d.Reason), slog.String("error", d.Err.Error()),
+	attrs := []slog.Attr{slog.String("reason", d.Reason), slog.Any("error", d.Err),
 		slog.String("method", r.Method), slog.String("path", r.URL.Path)}
 	if causeOf(d.Err).aud == operator {
 		if ok, suppressed := m.opLog.allow(d.Reason); ok {
