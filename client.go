@@ -202,11 +202,8 @@ func WithBreaker(failures int, cooldown time.Duration) ClientOption {
 // from the TrustCaptcha dashboard. An empty key, an invalid host or an
 // invalid option is an error.
 func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
-	if strings.TrimSpace(apiKey) == "" {
-		return nil, errors.New("trustcaptcha: NewClient: empty API key")
-	}
-	if strings.ContainsAny(apiKey, "\r\n\x00") {
-		return nil, errors.New("trustcaptcha: NewClient: API key contains control characters")
+	if strings.TrimSpace(apiKey) == "" || strings.ContainsAny(apiKey, "\r\n\x00") {
+		return nil, errors.New("trustcaptcha: NewClient: the API key is empty or holds control characters")
 	}
 	cfg := clientConfig{
 		host:            DefaultAPIHost,
@@ -248,8 +245,7 @@ func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
 }
 
 // newTransport is the Client's own transport: bounded connects, an idle pool
-// as large as the in-flight bound, and HTTP/2 connections health-checked
-// with pings, so one that died silently is noticed within seconds.
+// as large as the in-flight bound, HTTP/2 connections checked with pings.
 func newTransport(cfg clientConfig) *http.Transport {
 	return &http.Transport{
 		DialContext:            (&net.Dialer{Timeout: cfg.connectTimeout, KeepAlive: 30 * time.Second}).DialContext,
@@ -269,8 +265,7 @@ func newTransport(cfg clientConfig) *http.Transport {
 	}
 }
 
-// CloseIdleConnections closes the Client's idle keep-alive connections. The
-// Client stays usable.
+// CloseIdleConnections closes the Client's idle connections; it stays usable.
 func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 
 // ClientStats is a snapshot of a Client's state, for metrics.
@@ -284,12 +279,10 @@ func (c *Client) Stats() ClientStats {
 	return ClientStats{InFlight: len(c.inFlight), BreakerOpen: c.breaker.isOpen()}
 }
 
-// Verify fetches the result of the verification named by token: it parses
-// the token (ErrTokenInvalid, with no request, if it is not the widget's
-// format), then asks the API once, bounded by the client's timeout and ctx.
-// It returns the result whatever it says (the caller judges it) or an error
-// wrapping the sentinel of the API's answer (see Reason), or ctx.Err() when
-// ctx ended first. Error text never holds the key or the token.
+// Verify asks the API once for the result of the verification named by
+// token (ErrTokenInvalid, with no request, for a malformed token). It returns
+// the result whatever it says, or an error wrapping the answer's sentinel, or
+// ctx.Err() when ctx ended first; error text never holds the key or token.
 func (c *Client) Verify(ctx context.Context, token string) (*Result, error) {
 	tok, err := ParseToken(token)
 	if err != nil {
@@ -313,18 +306,20 @@ func (c *Client) Verify(ctx context.Context, token string) (*Result, error) {
 		return nil, fmt.Errorf("%w: %w (%d)", ErrServerUnreachable, ErrInFlightLimit, cap(c.inFlight))
 	}
 	res, out, err := c.fetch(ctx, tok)
-	if out == outcomeBroken {
+	switch {
+	case err != nil && out != outcomeSuccess && ctx.Err() != nil: // says nothing about the API
+		out, err = outcomeNeutral, fmt.Errorf("trustcaptcha: verification abandoned: %w", ctx.Err())
+	case out == outcomeBroken:
 		// No answer on a connection: it may be dead without a reset (a NAT
-		// dropped it), so the next attempt and the probe dial afresh. An
-		// HTTP answer, even a 5xx, proves the pool works.
+		// dropped it), so the next attempt and the probe dial afresh.
 		c.hc.CloseIdleConnections()
 	}
 	return res, err
 }
 
 // fetch does the HTTP exchange for one verification.
-func (c *Client) fetch(parent context.Context, tok Token) (*Result, outcome, error) {
-	ctx, cancel := context.WithTimeout(parent, c.timeout)
+func (c *Client) fetch(ctx context.Context, tok Token) (*Result, outcome, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	u := c.base + "/v2/verifications/" + tok.VerificationID + "/results"
 	if tok.ClientFailover {
@@ -343,12 +338,9 @@ func (c *Client) fetch(parent context.Context, tok Token) (*Result, outcome, err
 		req.Header = http.Header{"Authorization": c.authHeader, "User-Agent": c.uaHeader, "Accept": acceptJSON}
 		// A body net/http cannot rewind, so it never resends the GET by itself
 		// (the API may have counted that fetch). Nothing is sent for it.
-		req.Body = emptyBody{}
+		req.Body = io.NopCloser(strings.NewReader(""))
 		resp, err := c.hc.Do(req)
 		if err != nil {
-			if perr := parent.Err(); perr != nil {
-				return nil, outcomeNeutral, fmt.Errorf("trustcaptcha: verification abandoned: %w", perr)
-			}
 			// A request that never left this machine carried nothing the API
 			// could count: one retry is safe while the time budget lasts.
 			neverSent := neverDialled(err) || gotConn.Load() && !wrote.Load()
@@ -361,7 +353,7 @@ func (c *Client) fetch(parent context.Context, tok Token) (*Result, outcome, err
 			}
 			return nil, out, fmt.Errorf("%w: %w", ErrServerUnreachable, transportCause(err, ctx, c.timeout))
 		}
-		return c.handle(ctx, parent, resp, tok)
+		return c.handle(ctx, resp, tok)
 	}
 }
 
@@ -376,8 +368,7 @@ var apiErrors = map[int]error{
 }
 
 // handle maps one API answer to a result or a sentinel error.
-// ctx is the exchange's context, parent the caller's.
-func (c *Client) handle(ctx, parent context.Context, resp *http.Response, tok Token) (*Result, outcome, error) {
+func (c *Client) handle(ctx context.Context, resp *http.Response, tok Token) (*Result, outcome, error) {
 	defer resp.Body.Close()
 	code := resp.StatusCode
 	if code != http.StatusOK {
@@ -400,9 +391,6 @@ func (c *Client) handle(ctx, parent context.Context, resp *http.Response, tok To
 		return nil, outcomeSuccess, fmt.Errorf("%w: result larger than %d bytes", ErrUnexpectedResponse, maxResultBytes)
 	}
 	if err != nil {
-		if perr := parent.Err(); perr != nil {
-			return nil, outcomeNeutral, fmt.Errorf("trustcaptcha: verification abandoned: %w", perr)
-		}
 		return nil, outcomeBroken, fmt.Errorf("%w: reading the result: %w", ErrServerUnreachable, transportCause(err, ctx, c.timeout))
 	}
 	var res Result
@@ -414,12 +402,6 @@ func (c *Client) handle(ctx, parent context.Context, resp *http.Response, tok To
 	}
 	return &res, outcomeSuccess, nil
 }
-
-// emptyBody is the empty body of a result request (see fetch).
-type emptyBody struct{}
-
-func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
-func (emptyBody) Close() error             { return nil }
 
 // neverDialled reports whether err happened before a connection to the API
 // existed, so the API cannot have seen the request.
