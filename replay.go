@@ -11,20 +11,17 @@ import (
 	"time"
 )
 
-// ReplayStore records which verifications were already used, so that one
-// solved CAPTCHA admits one request (see Options.ReplayStore). It must be
-// safe for concurrent use, and of two concurrent claims of one id exactly
-// one wins.
+// ReplayStore records the verifications already used (see
+// Options.ReplayStore). It is safe for concurrent use, and of two concurrent
+// claims of one id exactly one wins.
 type ReplayStore interface {
-	// Claim records id as used until expires. It returns false, nil when id
-	// is already recorded and not expired, and an error (never false, nil)
-	// when it cannot tell.
+	// Claim records id as used until expires: false, nil when it already is
+	// (and not expired); an error when it cannot tell.
 	Claim(ctx context.Context, id string, expires time.Time) (bool, error)
 }
 
 // Counter counts events in fixed time windows, for a failover budget shared
-// by several processes (see LimitFailoverShared). It must be safe for
-// concurrent use.
+// by several processes (see LimitFailoverShared); safe for concurrent use.
 type Counter interface {
 	// Increment adds one to key's count in the current window of length
 	// window (windows start at multiples of window since the Unix epoch) and
@@ -53,16 +50,12 @@ type MemoryStore struct {
 	windows map[windowKey]window // Counter state
 }
 
-// windowKey names a count: two window lengths on one key never meet.
-type windowKey struct {
+type windowKey struct { // two window lengths on one key never meet
 	key    string
 	length time.Duration
 }
 
-type window struct {
-	index int64 // which window (time since the epoch / its length)
-	count int64
-}
+type window struct{ index, count int64 } // index: time since the epoch / length
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore { return newMemoryStore(time.Now, DefaultMemoryStoreClaims) }
@@ -87,6 +80,11 @@ func (s *MemoryStore) Claim(_ context.Context, id string, expires time.Time) (bo
 	s.claims[id] = expires
 	heap.Push(&s.expiry, claim{id, expires})
 	return true, nil
+}
+
+type claim struct {
+	id      string
+	expires time.Time
 }
 
 // sweep frees the claims that expired by now.
@@ -125,11 +123,6 @@ func (s *MemoryStore) Increment(_ context.Context, key string, length time.Durat
 	return w.count, nil
 }
 
-type claim struct {
-	id      string
-	expires time.Time
-}
-
 // expiryHeap is a container/heap of claims, soonest expiry first.
 type expiryHeap []claim
 
@@ -156,9 +149,8 @@ const (
 	minClaimLifetime = time.Minute
 )
 
-// claim records the verification of tok (res's, when there is one) as used:
-// ErrTokenReused when it already was, ErrReplayCheckUnavailable when the
-// store cannot tell.
+// claim records the verification of tok (res's, when there is one) as used,
+// or says why not: ErrTokenReused or ErrReplayCheckUnavailable.
 func (m *middleware) claim(ctx context.Context, res *Result, tok string) error {
 	if m.AllowReplay {
 		return nil
