@@ -26,19 +26,16 @@ type decisionKey struct{}
 // DecisionFromContext returns the decision RequireCaptcha made for the
 // request whose context is ctx. ok is false outside the middleware or when
 // Skip let the request through.
-func DecisionFromContext(ctx context.Context) (d Decision, ok bool) {
-	p, ok := ctx.Value(decisionKey{}).(*Decision)
-	if !ok {
-		return Decision{}, false
+func DecisionFromContext(ctx context.Context) (Decision, bool) {
+	if p, ok := ctx.Value(decisionKey{}).(*Decision); ok {
+		return *p, true
 	}
-	return *p, true
+	return Decision{}, false
 }
 
-// ResultFromContext returns the verification result of a request that
-// passed: ok is true only when the API's result passed every check. It is
-// (nil, false) for a request admitted by failover, for a request that would
-// have been rejected in ReportOnly mode (see DecisionFromContext), and
-// outside the middleware.
+// ResultFromContext returns the result of a request that passed every check:
+// (nil, false) for one admitted by failover, one that would have been
+// rejected in ReportOnly mode, and outside the middleware.
 func ResultFromContext(ctx context.Context) (*Result, bool) {
 	d, ok := ctx.Value(decisionKey{}).(*Decision)
 	if !ok || !d.Admitted || d.Failover || d.Result == nil {
@@ -47,9 +44,9 @@ func ResultFromContext(ctx context.Context) (*Result, bool) {
 	return d.Result, true
 }
 
-// AdmittedByFailover reports whether the request whose context is ctx was let
-// through by the failover policy, without a verified result. A handler may
-// then add friction (a second factor, moderation, a lower limit).
+// AdmittedByFailover reports whether the failover policy let the request
+// through without a verified result: the handler may add friction (a second
+// factor, moderation, a lower limit).
 func AdmittedByFailover(ctx context.Context) bool {
 	d, ok := ctx.Value(decisionKey{}).(*Decision)
 	return ok && d.Admitted && d.Failover

@@ -7,25 +7,18 @@ import (
 	"time"
 )
 
-// FailoverPolicy decides whether a request is admitted when the CAPTCHA
-// cannot be verified because of an outage. The middleware asks it only when
-// err wraps ErrServerUnreachable (this server got no answer from the API: a
-// trustworthy outage signal) or ErrClientReportedFailover (the browser says
-// it could not reach the API and the API saw no outage: anyone can forge
-// that). A bad API key, an unexpected API answer and every client mistake
-// are rejected whatever the policy says.
-//
-// Admit returns nil to admit the request, or the cause of rejecting it: err
-// itself, or an error that wraps it (a cause that does not is joined with
-// err). A nil FailoverPolicy in Options is FailClosed. Implementations must
-// be safe for concurrent use.
+// FailoverPolicy decides whether a request that could not be verified is
+// admitted. It is asked only when err wraps ErrServerUnreachable (no answer
+// from the API) or ErrClientReportedFailover (the browser says so, the API
+// disagrees: forgeable); every other cause is rejected whatever it says.
+// Admit returns nil to admit, or the cause of the rejection (one that does
+// not wrap err is joined with it). It must be safe for concurrent use.
 type FailoverPolicy interface {
 	Admit(r *http.Request, err error) error
 }
 
-// FailoverFunc adapts a function to FailoverPolicy, for custom decisions,
-// such as admitting logged-in users only, or the rest through a LimitFailover
-// (return its Admit, which carries the budget's cause).
+// FailoverFunc adapts a function to FailoverPolicy, for a decision of your
+// own (hand the rest to a LimitFailover by returning its Admit).
 type FailoverFunc func(r *http.Request, err error) error
 
 // Admit calls f(r, err).
@@ -53,20 +46,17 @@ func (p failOpen) String() string {
 }
 
 var (
-	// FailClosed rejects every request that cannot be verified. It is the
-	// default (a nil Options.Failover): an outage of the API blocks the form.
+	// FailClosed, the default, rejects every request that cannot be verified.
 	FailClosed FailoverPolicy = failClosed{}
 
-	// FailOpen admits requests while this server cannot reach the API, marked
-	// as admitted on failover (see AdmittedByFailover) so the handler can add
-	// friction. It does not admit tokens whose client-reported failover the
-	// API did not confirm: those are forgeable.
+	// FailOpen admits requests while this server cannot reach the API,
+	// marked (AdmittedByFailover), but not forgeable client-reported
+	// failovers the API did not confirm.
 	FailOpen FailoverPolicy = failOpen{}
 
-	// FailOpenTrustingClientFailover admits what FailOpen admits and also
-	// tokens whose client-reported failover the API did not confirm (412).
-	// Anyone can make such a token: use it only where availability matters
-	// more than protection, bounded with LimitFailover.
+	// FailOpenTrustingClientFailover also admits the client-reported
+	// failovers the API did not confirm (412), which anyone can forge: bound
+	// it with LimitFailover.
 	FailOpenTrustingClientFailover FailoverPolicy = failOpen{clientFailover: true}
 )
 
@@ -112,8 +102,7 @@ type limitedFailover struct {
 	key     string
 }
 
-// Admit admits what the wrapped policy admits while the budget of the
-// current window has room.
+// Admit admits what the wrapped policy admits while the window's budget lasts.
 func (l *limitedFailover) Admit(r *http.Request, err error) error {
 	if cause := l.policy.Admit(r, err); cause != nil {
 		return cause
