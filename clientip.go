@@ -30,54 +30,35 @@ func parseProxies(list []string) []netip.Prefix {
 // ipMatches reports whether solver, the result's IP address, is the
 // request's client IP behind the trusted proxies.
 func ipMatches(r *http.Request, proxies []netip.Prefix, solver string) bool {
-	want, err := netip.ParseAddr(strings.TrimSpace(solver))
-	if err != nil {
-		return false
-	}
-	got, ok := clientIP(r, proxies)
-	return ok && got == want.Unmap().WithZone("")
+	want, ok := parseIP(strings.TrimSpace(solver))
+	got, gotOK := clientIP(r, proxies)
+	return ok && gotOK && got == want
 }
 
 // clientIP resolves the client's address: the connection's peer, or while
 // that is a trusted proxy the next address to the left in X-Forwarded-For
 // (walked from the right: its entries are the client's to choose). An
 // unparsable address on that path is a failure.
-func clientIP(r *http.Request, proxies []netip.Prefix) (netip.Addr, bool) {
+func clientIP(r *http.Request, proxies []netip.Prefix) (ip netip.Addr, ok bool) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	ip = ip.Unmap().WithZone("")
-	if !trusted(ip, proxies) {
-		return ip, true
-	}
-	vals := r.Header.Values("X-Forwarded-For")
-	for i := len(vals) - 1; i >= 0; i-- {
-		for rest := vals[i]; rest != ""; {
-			var h string
-			if j := strings.LastIndexByte(rest, ','); j >= 0 {
-				rest, h = rest[:j], rest[j+1:]
-			} else {
-				rest, h = "", rest
-			}
-			if h = strings.TrimSpace(h); h == "" {
-				continue
-			}
-			a, err := netip.ParseAddr(h)
-			if err != nil {
-				return netip.Addr{}, false
-			}
-			ip = a.Unmap().WithZone("")
-			if !trusted(ip, proxies) {
-				return ip, true
-			}
+	ip, ok = parseIP(host)
+	for rest := strings.Join(r.Header.Values("X-Forwarded-For"), ","); ok && rest != "" && trusted(ip, proxies); {
+		j := strings.LastIndexByte(rest, ',')
+		hop := strings.TrimSpace(rest[j+1:])
+		if rest = rest[:max(j, 0)]; hop != "" {
+			ip, ok = parseIP(hop)
 		}
 	}
-	return ip, true
+	return ip, ok
+}
+
+// parseIP reads an IP address, IPv4-mapped IPv6 as IPv4, without a zone.
+func parseIP(s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	return a.Unmap().WithZone(""), err == nil
 }
 
 func trusted(ip netip.Addr, proxies []netip.Prefix) bool {

@@ -368,6 +368,9 @@ func TestMatchClientIP(t *testing.T) {
 			400,
 		},
 		{"garbage in the header", []string{"10.0.0.0/8"}, "10.0.0.1:443", []string{"not-an-ip, 10.0.0.2"}, 400},
+		{"empty entries are skipped", []string{"10.0.0.0/8"}, "10.0.0.1:443", []string{"203.0.113.7, ,10.0.0.2,", ""}, 204},
+		{"every hop a proxy: the left-most", []string{"10.0.0.0/8"}, "10.0.0.1:443", []string{"10.0.0.3, 10.0.0.2"}, 400},
+		{"unparsable peer", nil, "not-an-address", nil, 400},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
