@@ -14,13 +14,11 @@ func parseProxies(list []string) []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range list {
 		p, err := netip.ParsePrefix(s)
+		if a, ok := parseIP(s); ok {
+			p, err = netip.PrefixFrom(a, a.BitLen()), nil
+		}
 		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				panic(fmt.Sprintf("trustcaptcha: Options.TrustedProxies: %q is neither an IP address nor a CIDR prefix", s))
-			}
-			a = a.Unmap()
-			p = netip.PrefixFrom(a, a.BitLen())
+			panic(fmt.Sprintf("trustcaptcha: Options.TrustedProxies: %q is neither an IP address nor a CIDR prefix", s))
 		}
 		out = append(out, p.Masked())
 	}
