@@ -6,53 +6,55 @@ import (
 	"net/http"
 )
 
-// Sentinel errors. Every rejection wraps at least one of them (match it with
-// errors.Is); Reason lists them with their reason codes.
+// Sentinel errors: every rejection wraps at least one (match it with
+// errors.Is). Each names its reason code; "hidden" ones read
+// captcha-unavailable to clients, and "operator" ones are also logged as
+// errors (see Options.Logger).
 var (
-	// ErrTokenMissing: no token in the header, form field or JSON member, or an unreadable body.
+	// ErrTokenMissing (token-missing): no token in the header, form field or JSON member, or an unreadable body.
 	ErrTokenMissing = errors.New("trustcaptcha: verification token missing")
-	// ErrTokenInvalid: not the widget's token format, or two different tokens.
+	// ErrTokenInvalid (token-invalid): not the widget's token format, or two different tokens.
 	ErrTokenInvalid = errors.New("trustcaptcha: verification token invalid")
-	// ErrTokenReused: the verification already admitted a request (see Options.ReplayStore).
+	// ErrTokenReused (token-reused): the verification already admitted a request (see Options.ReplayStore).
 	ErrTokenReused = errors.New("trustcaptcha: verification token already used")
-	// ErrReplayCheckUnavailable: the ReplayStore failed; no failover policy is consulted.
+	// ErrReplayCheckUnavailable (replay-check-unavailable, operator): the ReplayStore failed.
 	ErrReplayCheckUnavailable = errors.New("trustcaptcha: replay check unavailable")
-	// ErrAPIKeyInvalid: the API rejected the secret key (HTTP 403); never admitted on failover.
+	// ErrAPIKeyInvalid (api-key-invalid, operator): the API rejected the secret key (HTTP 403).
 	ErrAPIKeyInvalid = errors.New("trustcaptcha: API key rejected by the TrustCaptcha API")
-	// ErrVerificationNotFound: the API knows no verification with the token's ID (HTTP 404).
+	// ErrVerificationNotFound (verification-not-found): no verification with the token's ID (HTTP 404).
 	ErrVerificationNotFound = errors.New("trustcaptcha: verification not found")
-	// ErrVerificationNotFinished: the verification has not finished yet (HTTP 423).
+	// ErrVerificationNotFinished (verification-not-finished): the verification is not finished (HTTP 423).
 	ErrVerificationNotFinished = errors.New("trustcaptcha: verification not finished")
-	// ErrResultExpired: the verification result has expired (HTTP 410).
+	// ErrResultExpired (result-expired): the verification result has expired (HTTP 410).
 	ErrResultExpired = errors.New("trustcaptcha: verification result expired")
-	// ErrRetrievalLimitReached: the result was fetched too often (HTTP 429).
+	// ErrRetrievalLimitReached (retrieval-limit-reached): the result was fetched too often (HTTP 429).
 	ErrRetrievalLimitReached = errors.New("trustcaptcha: result retrieval limit reached")
-	// ErrClientReportedFailover: the token says the browser could not reach the
-	// API, which saw no outage (HTTP 412). Anyone can forge it; FailOpen rejects it.
+	// ErrClientReportedFailover (client-failover-unconfirmed): the token says the browser could
+	// not reach the API, which saw no outage (HTTP 412); forgeable, so FailOpen rejects it.
 	ErrClientReportedFailover = errors.New("trustcaptcha: client-reported failover not confirmed by the API")
-	// ErrServerUnreachable: no answer from the API (network error, timeout, HTTP
-	// 5xx, ErrBreakerOpen, ErrInFlightLimit). The failover policy decides.
+	// ErrServerUnreachable (server-unreachable, hidden): no answer from the API (network error,
+	// timeout, HTTP 5xx, ErrBreakerOpen, ErrInFlightLimit). The failover policy decides.
 	ErrServerUnreachable = errors.New("trustcaptcha: TrustCaptcha API unreachable")
 	// ErrBreakerOpen: the Client's outage breaker is open; wrapped with ErrServerUnreachable.
 	ErrBreakerOpen = errors.New("trustcaptcha: outage breaker open")
-	// ErrInFlightLimit: WithMaxInFlight verifications already wait on the API;
-	// wrapped with ErrServerUnreachable.
+	// ErrInFlightLimit: WithMaxInFlight verifications already wait on the API; wrapped with
+	// ErrServerUnreachable.
 	ErrInFlightLimit = errors.New("trustcaptcha: too many verifications in flight")
-	// ErrUnexpectedResponse: an API answer outside the protocol (a redirect,
-	// another status, an invalid result). Never admitted on failover.
+	// ErrUnexpectedResponse (unexpected-response, operator): an API answer outside the protocol
+	// (a redirect, another status, an invalid result). Never admitted on failover.
 	ErrUnexpectedResponse = errors.New("trustcaptcha: unexpected response from the TrustCaptcha API")
-	// ErrVerificationFailed: the API says the verification did not pass.
+	// ErrVerificationFailed (verification-failed): the API says the verification did not pass.
 	ErrVerificationFailed = errors.New("trustcaptcha: verification failed")
-	// ErrScoreTooHigh: the bot score is above Options.Threshold.
+	// ErrScoreTooHigh (score-too-high): the bot score is above Options.Threshold.
 	ErrScoreTooHigh = errors.New("trustcaptcha: bot score above threshold")
-	// ErrBodyTooLarge: the request body is over a size limit (413).
+	// ErrBodyTooLarge (body-too-large): the request body is over a size limit; the status is 413.
 	ErrBodyTooLarge = errors.New("trustcaptcha: request body too large")
-	// ErrOriginNotAllowed: the result's Origin is not in Options.AllowedOrigins.
+	// ErrOriginNotAllowed (origin-not-allowed): the result's Origin is not in Options.AllowedOrigins.
 	ErrOriginNotAllowed = errors.New("trustcaptcha: verification origin not allowed")
-	// ErrIPMismatch: another address solved the CAPTCHA (Options.MatchClientIP).
+	// ErrIPMismatch (ip-mismatch): another address solved the CAPTCHA (Options.MatchClientIP).
 	ErrIPMismatch = errors.New("trustcaptcha: verification IP does not match client IP")
-	// ErrFailoverLimitReached: the failover budget of LimitFailover or
-	// LimitFailoverShared is spent (or its Counter failed); wrapped with the outage.
+	// ErrFailoverLimitReached (failover-limit-reached, hidden): the budget of LimitFailover or
+	// LimitFailoverShared is spent, or its Counter failed; wrapped with the outage.
 	ErrFailoverLimitReached = errors.New("trustcaptcha: failover admission budget spent")
 )
 
@@ -138,39 +140,14 @@ func (c *cause) public() string {
 }
 
 // Reason returns the stable, machine-readable reason code of err, as
-// Decision.Reason and the "reason" member of the default problem+json
-// response carry it. Match causes in code with errors.Is and the sentinel;
-// the codes are for logs, metrics and clients:
-//
-//	passed                       nil: admitted
-//	token-missing                ErrTokenMissing: no token in the header, form field or JSON member
-//	token-invalid                ErrTokenInvalid: not the widget's format, or two different tokens
-//	token-reused                 ErrTokenReused: the verification already admitted a request
-//	verification-failed          ErrVerificationFailed: the API says it did not pass
-//	score-too-high               ErrScoreTooHigh: bot score above Options.Threshold
-//	verification-not-found       ErrVerificationNotFound: API 404
-//	verification-not-finished    ErrVerificationNotFinished: API 423
-//	result-expired               ErrResultExpired: API 410
-//	retrieval-limit-reached      ErrRetrievalLimitReached: API 429
-//	client-failover-unconfirmed  ErrClientReportedFailover: API 412, not admitted by the policy
-//	origin-not-allowed           ErrOriginNotAllowed: not in Options.AllowedOrigins
-//	ip-mismatch                  ErrIPMismatch: Options.MatchClientIP, another address solved it
-//	body-too-large               ErrBodyTooLarge: over a size limit (the status is 413)
-//	request-canceled             context.Canceled, context.DeadlineExceeded: the client went away
-//	server-unreachable           ErrServerUnreachable (ErrBreakerOpen, ErrInFlightLimit): an outage
-//	failover-limit-reached       ErrFailoverLimitReached: the failover budget is spent
-//	api-key-invalid              ErrAPIKeyInvalid: API 403, your key (logged as an error)
-//	unexpected-response          ErrUnexpectedResponse: outside the protocol (logged as an error)
-//	replay-check-unavailable     ErrReplayCheckUnavailable: the ReplayStore failed (logged as an error)
-//	unknown                      none: a custom Verifier's error (logged as an error)
-//
-// The last six are the operator's business: PublicReason shows them to a
-// client as captcha-unavailable.
+// Decision.Reason and the default response's "reason" carry it: the code the
+// sentinel it wraps names (see the sentinel errors), "passed" for nil,
+// "request-canceled" for context.Canceled and context.DeadlineExceeded (the
+// client went away), and "unknown" (operator) for an error that wraps none,
+// such as a custom Verifier's. Match causes in code with errors.Is.
 func Reason(err error) string { return causeOf(err).reason }
 
-// PublicReason returns the reason code of err that is safe to show a client:
-// Reason(err), except that the operator's causes (a bad key, an API answer
-// outside the protocol, an outage, a spent failover budget, a failed replay
-// store, an unknown error) all read "captcha-unavailable". A nil error is
-// "passed". DefaultErrorHandler shows it.
+// PublicReason returns the reason code of err that is safe to show a client,
+// as DefaultErrorHandler does: Reason(err), but "captcha-unavailable" for the
+// hidden and operator causes, which are the server's business.
 func PublicReason(err error) string { return causeOf(err).public() }
