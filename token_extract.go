@@ -19,11 +19,9 @@ import (
 )
 
 // extractToken finds the token in r: the header, then the body by
-// Content-Type (urlencoded form, multipart form, JSON), never the query.
-// The next handler sees the request it would have seen without us: r.Body
-// holds the same bytes, and a multipart body is spooled (in memory up to
-// maxBody, beyond that in one temporary file) and left unparsed. done
-// releases the spool once the next handler has returned; it is never nil.
+// Content-Type, never the query. r.Body is left holding the same bytes (a
+// multipart body spooled, unparsed); done releases the spool after the next
+// handler, and is never nil.
 func (m *middleware) extractToken(r *http.Request) (tok string, done func(), err error) {
 	done = func() {}
 	if tok, err := single(r.Header.Values(m.tokenHeader), "header"); err != nil || tok != "" {
@@ -65,9 +63,8 @@ func (m *middleware) extractToken(r *http.Request) (tok string, done func(), err
 	return tok, done, err
 }
 
-// formValues returns the values of field in a urlencoded body, read as
-// url.ParseQuery reads it (a pair with a semicolon, or that does not
-// unescape, is skipped) without building the whole form.
+// formValues returns the values of field in a urlencoded body as
+// url.ParseQuery reads them, without building the whole form.
 func formValues(body []byte, field string) []string {
 	var vals []string
 	for pair := range bytes.SplitSeq(body, []byte("&")) {
@@ -90,8 +87,7 @@ func formValues(body []byte, field string) []string {
 	return vals
 }
 
-// single returns the one token among vals (all equal after trimming), "" if
-// there is none, and ErrTokenInvalid if they disagree.
+// single returns the one token among vals: "" for none, ErrTokenInvalid for two.
 func single(vals []string, where string) (string, error) {
 	tok := ""
 	for _, v := range vals {
@@ -116,15 +112,12 @@ func fieldToken(vals []string, where string) (string, error) {
 	return tok, err
 }
 
-// errTooLong is readCapped's error for input longer than its limit.
 var errTooLong = errors.New("longer than the limit")
 
-// readChunk is the most a read allocates ahead of the bytes that arrived.
-const readChunk = 64 << 10
+const readChunk = 64 << 10 // the most a read allocates ahead of the bytes that arrived
 
-// readCapped reads r to its end, at most limit bytes (errTooLong past
-// that); hint is the announced length (a Content-Length), if positive.
-// Every read of untrusted input in this package goes through it.
+// readCapped reads r to its end, at most limit bytes (errTooLong past that);
+// hint is the announced length, if positive. All untrusted input is read so.
 func readCapped(r io.Reader, limit, hint int64) ([]byte, error) {
 	chunks, n, err := readUpTo(r, limit, hint)
 	switch {
@@ -196,10 +189,9 @@ func (c chunksAt) ReadAt(p []byte, off int64) (int, error) {
 	return n, io.EOF
 }
 
-// bodyError names what went wrong reading a body with a limit of limit
-// bytes: ErrBodyTooLarge (also for an outer http.MaxBytesReader), the
-// spool's own trouble (no sentinel: the operator hears of it), or else
-// ErrTokenMissing.
+// bodyError names the failure to read a body of at most limit bytes:
+// ErrBodyTooLarge (an outer http.MaxBytesReader's too), the spool's own
+// trouble (no sentinel: the operator hears of it), or else ErrTokenMissing.
 func bodyError(err error, limit int64) error {
 	var mbe *http.MaxBytesError
 	switch {
@@ -213,9 +205,9 @@ func bodyError(err error, limit int64) error {
 	return fmt.Errorf("%w: reading the body failed", ErrTokenMissing)
 }
 
-// tokenMembers is what decoding a JSON body finds of its token members (see
-// jsonTokenType): the first value, and how many. Members that differ, more
-// than maxTokenMembers, or one longer than any token stop the decoding.
+// tokenMembers collects a JSON body's token members (see jsonTokenType):
+// members that differ, more than maxTokenMembers, or one longer than any
+// token stop the decoding.
 type tokenMembers struct {
 	first string
 	n     int
@@ -259,10 +251,8 @@ func jsonTokenType(field string) reflect.Type {
 	}})
 }
 
-// jsonToken returns the token of a JSON body: its top-level string member
-// named like the token field. A body that is not one JSON object, or a
-// member that is missing, empty or not a string, is ErrTokenMissing;
-// members that differ are ErrTokenInvalid.
+// jsonToken returns the top-level string member of a JSON body named like
+// the token field: ErrTokenMissing without one, ErrTokenInvalid for two.
 func (m *middleware) jsonToken(body []byte) (string, error) {
 	v := reflect.New(m.jsonType)
 	err := json.Unmarshal(body, v.Interface())
@@ -281,8 +271,7 @@ func (m *middleware) jsonToken(body []byte) (string, error) {
 }
 
 // fromMultipart spools the body, finds the token among its text fields, and
-// leaves r.Body reading the spooled bytes from the start, whatever the
-// verdict (in ReportOnly mode the handler runs after a rejection too).
+// leaves r.Body reading the spool from the start, whatever the verdict.
 func (m *middleware) fromMultipart(r *http.Request, boundary string) (string, func(), error) {
 	noop := func() {}
 	body, size, done, err := spool(r.Body, r.ContentLength, m.MaxBodyBytes, m.MaxMultipartBytes)
@@ -332,9 +321,8 @@ func (m *meter) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// multipartToken returns the token field of the form in body (size bytes).
-// Too many parts or header lines, or parts that cost more to parse than
-// their bytes allow, are ErrBodyTooLarge.
+// multipartToken returns the token field of the form in body (size bytes),
+// or ErrBodyTooLarge for parts that cost more to parse than the bytes allow.
 func (m *middleware) multipartToken(body io.Reader, size int64, boundary string) (string, error) {
 	src := &meter{r: body, limit: math.MaxInt64}
 	mr := multipart.NewReader(src, boundary)
@@ -390,10 +378,9 @@ func (m *middleware) multipartToken(body io.Reader, size int64, boundary string)
 // errSpool marks a failure to spool a body to disk: the server's trouble.
 var errSpool = errors.New("trustcaptcha: spooling the request body to a temporary file failed")
 
-// spool reads src whole, at most limit bytes (errTooLong past that), into
-// memory up to memLimit bytes and into one temporary file beyond that.
-// announced is the Content-Length (-1 when unknown). done closes and
-// removes the file; it is never nil.
+// spool reads src whole, at most limit bytes (errTooLong past that), in
+// memory up to memLimit bytes and in a temporary file beyond; announced is
+// the Content-Length. done removes the file; it is never nil.
 func spool(src io.Reader, announced, memLimit, limit int64) (body io.ReadSeeker, size int64, done func(), err error) {
 	done = func() {}
 	var head [][]byte
