@@ -68,9 +68,8 @@ type clientConfig struct {
 	now             func() time.Time
 }
 
-// WithAPIHost sets the API's base URL (default DefaultAPIHost), such as a
-// trustcaptchatest server's: an absolute http(s) URL without user info,
-// query or fragment; a path is kept as a prefix.
+// WithAPIHost sets the API's base URL (default DefaultAPIHost): an absolute
+// http(s) URL without user info, query or fragment; a path is a prefix.
 func WithAPIHost(host string) ClientOption {
 	return func(c *clientConfig) error {
 		u, err := url.Parse(strings.TrimSpace(host))
@@ -98,9 +97,9 @@ func WithHTTPClient(hc *http.Client) ClientOption {
 	}
 }
 
-// WithTimeout bounds one whole Verify call (connect, request, answer, and
-// the one retry a refused connection may get); the request's context can
-// only shorten it. Default DefaultTimeout; d must be positive.
+// WithTimeout bounds one whole Verify call, the retry of a refused connection
+// included; the request's context can only shorten it. Default
+// DefaultTimeout; d must be positive.
 func WithTimeout(d time.Duration) ClientOption {
 	return func(c *clientConfig) error {
 		if d <= 0 {
@@ -138,11 +137,9 @@ func WithProxy(proxyURL string) ClientOption {
 	}
 }
 
-// WithMaxInFlight bounds how many verifications wait on the API at once
-// (and sizes the idle connection pool). One more fails at once with
-// ErrInFlightLimit and ErrServerUnreachable, so the failover policy decides,
-// as for any outage (a flood can fill the bound: limit FailOpen with
-// LimitFailover). Zero means DefaultMaxInFlight; negative is an error.
+// WithMaxInFlight bounds the verifications waiting on the API at once (and
+// the idle pool): one more fails at once with ErrInFlightLimit, so the
+// failover policy decides. Zero means DefaultMaxInFlight; negative errs.
 func WithMaxInFlight(n int) ClientOption {
 	return func(c *clientConfig) error {
 		if n < 0 {
@@ -153,8 +150,8 @@ func WithMaxInFlight(n int) ClientOption {
 	}
 }
 
-// WithTLSConfig sets (a clone of) cfg as the TLS configuration of the
-// Client's own transport, for a private CA or a client certificate.
+// WithTLSConfig sets a clone of cfg as the Client's own transport's TLS
+// configuration, for a private CA or a client certificate.
 func WithTLSConfig(cfg *tls.Config) ClientOption {
 	return func(c *clientConfig) error {
 		if cfg == nil {
@@ -166,11 +163,9 @@ func WithTLSConfig(cfg *tls.Config) ClientOption {
 	}
 }
 
-// WithTransportWrapper wraps the Client's own transport (its pool, timeouts
-// and HTTP/2 health checks stay) with wrap, such as otelhttp.NewTransport.
-// The wrapper sees each request (its Authorization header holds the API
-// key: do not log it). Not with WithHTTPClient; a nil wrap, or one that
-// returns nil, is an error.
+// WithTransportWrapper wraps the Client's own transport with wrap, such as
+// otelhttp.NewTransport; requests carry the API key in Authorization: do
+// not log it. Not with WithHTTPClient; a nil wrap or result is an error.
 func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) ClientOption {
 	return func(c *clientConfig) error {
 		if wrap == nil {
