@@ -10,16 +10,14 @@ import (
 	"time"
 )
 
-// Verifier fetches the verification result for a token: *Client asks the
-// TrustCaptcha API; tests and custom set-ups may pass any other. Verify
-// returns a non-nil Result or an error that wraps one of this package's
-// sentinel errors, and returns promptly with ctx's error when ctx is done.
+// Verifier fetches the verification result for a token (*Client asks the
+// API). Verify returns a non-nil Result or an error wrapping a sentinel, and
+// returns promptly with ctx's error when ctx is done.
 type Verifier interface {
 	Verify(ctx context.Context, token string) (*Result, error)
 }
 
-// VerifierFunc adapts a function to the Verifier interface. A nil VerifierFunc
-// must not be used.
+// VerifierFunc adapts a function to the Verifier interface; it must not be nil.
 type VerifierFunc func(ctx context.Context, token string) (*Result, error)
 
 // Verify calls f(ctx, token).
@@ -86,9 +84,8 @@ func (r Result) MarshalJSON() ([]byte, error) {
 func (r *Result) UnmarshalJSON(data []byte) error {
 	var w wire
 	if err := json.Unmarshal(data, &w); err != nil {
-		var bad *stampError
-		if errors.As(err, &bad) {
-			return fmt.Errorf("result: %w", bad)
+		if errors.Is(err, errStamp) {
+			return fmt.Errorf("result: %w", err)
 		}
 		return errors.New("result: not a JSON object of the result format")
 	}
@@ -124,18 +121,11 @@ func (s stamp) MarshalJSON() ([]byte, error) {
 
 func (s *stamp) UnmarshalJSON(b []byte) error {
 	var v *string
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
+	err := json.Unmarshal(b, &v)
+	if err == nil && v != nil {
+		s.Time, err = parseTimestamp(*v)
 	}
-	if v == nil {
-		return nil
-	}
-	t, err := parseTimestamp(*v)
-	if err != nil {
-		return err
-	}
-	s.Time = t
-	return nil
+	return err
 }
 
 // timestampLayouts are tried in order; layouts without a zone are read as UTC.
@@ -158,10 +148,7 @@ func parseTimestamp(s string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, &stampError{s[:min(len(s), 40)]}
+	return time.Time{}, fmt.Errorf("%w: %q", errStamp, s[:min(len(s), 40)])
 }
 
-// stampError is a timestamp that is not ISO 8601.
-type stampError struct{ s string }
-
-func (e *stampError) Error() string { return fmt.Sprintf("timestamp %q is not ISO 8601", e.s) }
+var errStamp = errors.New("timestamp is not ISO 8601")
