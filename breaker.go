@@ -61,8 +61,7 @@ func (b *breaker) allow() (probe uint64, ok bool) {
 	return b.probe, true
 }
 
-// record notes the outcome of a request that allow let through. Every
-// request allow admits is recorded, whatever happens to it (see Verify).
+// record notes the outcome of every request that allow let through.
 func (b *breaker) record(probe uint64, o outcome) {
 	if b == nil {
 		return
@@ -90,8 +89,7 @@ func (b *breaker) record(probe uint64, o outcome) {
 	}
 }
 
-// isOpen reports whether the breaker is open (failing verifications at
-// once, or letting one probe through).
+// isOpen reports whether the breaker is open.
 func (b *breaker) isOpen() bool {
 	if b == nil {
 		return false

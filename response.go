@@ -62,13 +62,7 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 // wantsJSON reports whether the client asked for JSON, or sent JSON and did
 // not ask for anything in particular.
 func wantsJSON(r *http.Request) bool {
-	accept := r.Header.Get("Accept")
-	if strings.Contains(accept, "json") {
-		return true
-	}
-	if accept != "" && accept != "*/*" {
-		return false
-	}
-	ct := r.Header.Get("Content-Type")
-	return strings.Contains(ct, "/json") || strings.Contains(ct, "+json")
+	accept, ct := r.Header.Get("Accept"), r.Header.Get("Content-Type")
+	return strings.Contains(accept, "json") ||
+		(accept == "" || accept == "*/*") && (strings.Contains(ct, "/json") || strings.Contains(ct, "+json"))
 }

@@ -10,21 +10,16 @@ import (
 	"time"
 )
 
-// MaxTokenLength is the longest verification token ParseToken accepts, in
-// bytes. Real tokens are about 100 bytes; anything near this is hostile.
+// MaxTokenLength is the longest token ParseToken accepts, in bytes (real
+// tokens are about 100).
 const MaxTokenLength = 4096
 
 // Token is the decoded content of the verification token the widget puts in
 // the form. The zero value is not a valid token.
 type Token struct {
-	// VerificationID is the verification's UUID, lower-cased.
-	VerificationID string
-	// ClientFailover is true when the widget could not reach the API and made
-	// the token itself. Only the API can confirm such a token (it answers 412
-	// when it saw no outage).
-	ClientFailover bool
-	// ExpiresAt is when a client-made failover token expires; zero if absent.
-	ExpiresAt time.Time
+	VerificationID string    // the verification's UUID, lower-cased
+	ClientFailover bool      // the widget could not reach the API and made the token (see ErrClientReportedFailover)
+	ExpiresAt      time.Time // when a client-made failover token expires; zero if absent
 }
 
 // ParseToken decodes a verification token strictly, without a network call:
