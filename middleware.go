@@ -116,8 +116,7 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// middleware is Options normalised once (every default filled in), and what
-// is derived from them; the request path only reads it.
+// middleware is Options normalised once, and what is derived from them.
 type middleware struct {
 	Options
 	tokenHeader string       // canonical, for lookups
@@ -127,8 +126,8 @@ type middleware struct {
 	opLog       operatorLog
 }
 
-// log tells the operator: an operator error at level Error (limited by
-// opLog), and every rejection at level Debug with its cause.
+// log logs an operator error at level Error (limited by opLog), and every
+// rejection at level Debug.
 func (m *middleware) log(r *http.Request, d Decision) {
 	if d.Err == nil {
 		return
@@ -146,9 +145,8 @@ func (m *middleware) log(r *http.Request, d Decision) {
 	}
 }
 
-// operatorLog limits the operator errors logged: the first of each reason,
-// then at most one a minute, which says how many were not logged meanwhile
-// (a revoked key at 1,000 requests a second is one line a minute).
+// operatorLog limits the operator errors logged to the first of each reason,
+// then one a minute, which counts those not logged meanwhile.
 type operatorLog struct {
 	now        func() time.Time
 	mu         sync.Mutex
@@ -156,15 +154,12 @@ type operatorLog struct {
 	suppressed map[string]int
 }
 
-const operatorLogEvery = time.Minute
-
-// allow reports whether an operator error of reason is logged now, and how
-// many of that reason were not logged since the last one.
+// allow reports whether an error of reason is logged now, and how many were not.
 func (l *operatorLog) allow(reason string) (ok bool, suppressed int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if last, seen := l.last[reason]; seen && now.Sub(last) < operatorLogEvery {
+	if last, seen := l.last[reason]; seen && now.Sub(last) < time.Minute {
 		l.suppressed[reason]++
 		return false, 0
 	}
