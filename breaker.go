@@ -20,12 +20,9 @@ const (
 	probeGrace     = 100 * time.Millisecond // after its timeout, a probe that has not settled counts as lost
 )
 
-// breaker is the Client's outage breaker. After threshold consecutive
-// failures it opens: verifications fail at once while it waits, then one
-// probe at a time goes to the API. The first wait is min(firstProbeWait,
-// maxWait); each failed probe doubles it, up to maxWait; any answer closes
-// the breaker. A probe lost past probeTimeout+probeGrace no longer holds it.
-// A nil *breaker lets everything through.
+// breaker is the Client's outage breaker (see WithBreaker). A probe lost
+// past probeTimeout+probeGrace no longer holds it; a nil *breaker lets
+// everything through.
 type breaker struct {
 	threshold    int
 	maxWait      time.Duration

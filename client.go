@@ -178,11 +178,10 @@ func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) Client
 }
 
 // WithBreaker sets the outage breaker: after failures consecutive
-// unreachable errors the Client answers ErrBreakerOpen at once, so the
-// failover policy applies without waiting, while one probe at a time goes to
-// the API: the first after min(500 ms, cooldown), each failed probe doubling
-// the wait up to cooldown. Any answer but a 5xx closes it; failures <= 0
-// turns it off. Default DefaultBreakerFailures, DefaultBreakerCooldown.
+// unreachable errors the Client answers ErrBreakerOpen at once while one
+// probe at a time goes to the API, the first after min(500 ms, cooldown),
+// each failed one doubling the wait up to cooldown; any answer but a 5xx
+// closes it. failures <= 0 turns it off.
 func WithBreaker(failures int, cooldown time.Duration) ClientOption {
 	return func(c *clientConfig) error {
 		if failures > 0 && cooldown <= 0 {

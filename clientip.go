@@ -33,10 +33,8 @@ func ipMatches(r *http.Request, proxies []netip.Prefix, solver string) bool {
 	return ok && gotOK && got == want
 }
 
-// clientIP resolves the client's address: the connection's peer, or while
-// that is a trusted proxy the next address to the left in X-Forwarded-For
-// (walked from the right: its entries are the client's to choose). An
-// unparsable address on that path is a failure.
+// clientIP is the connection's peer or, while that is a trusted proxy, the
+// next address to the left in X-Forwarded-For; one unparsable fails.
 func clientIP(r *http.Request, proxies []netip.Prefix) (ip netip.Addr, ok bool) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

@@ -52,10 +52,8 @@ func AdmittedByFailover(ctx context.Context) bool {
 	return ok && d.Admitted && d.Failover
 }
 
-// decision builds the Decision from what the checks found: res (nil without
-// a result), failover (admitted by the policy) and err (the cause, nil when
-// passed). A request whose client went away is never admitted. The cause
-// is looked up once: d.Err carries it (see rejection).
+// decision builds the Decision from what check found; a request whose client
+// went away is never admitted. d.Err carries the cause's row (rejection).
 func (m *middleware) decision(r *http.Request, res *Result, failover bool, err error, latency time.Duration) Decision {
 	c := causeOf(err)
 	// An oversized body stays 413: net/http may cancel the context of a
@@ -81,9 +79,8 @@ func (m *middleware) decision(r *http.Request, res *Result, failover bool, err e
 	return d
 }
 
-// rejection is the error of a Decision: the cause, its row of the table of
-// causes, and what to tell the developer. errors.Is and errors.As see
-// through it.
+// rejection is a Decision's error: the cause, its row in the table of causes
+// and a hint for the developer; errors.Is and errors.As see through it.
 type rejection struct {
 	err   error
 	cause *cause

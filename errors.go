@@ -6,10 +6,9 @@ import (
 	"net/http"
 )
 
-// Sentinel errors: every rejection wraps at least one (match it with
-// errors.Is). Each names its reason code; "hidden" ones read
-// captcha-unavailable to clients, and "operator" ones are also logged as
-// errors (see Options.Logger).
+// Sentinel errors: every rejection wraps one (match it with errors.Is). Each
+// names its reason code; "hidden" ones read captcha-unavailable to clients,
+// and "operator" ones are also logged as errors (see Options.Logger).
 var (
 	// ErrTokenMissing (token-missing): no token in the header, form field or JSON member, or an unreadable body.
 	ErrTokenMissing = errors.New("trustcaptcha: verification token missing")
@@ -139,12 +138,10 @@ func (c *cause) public() string {
 	return unavailable
 }
 
-// Reason returns the stable, machine-readable reason code of err, as
-// Decision.Reason and the default response's "reason" carry it: the code the
-// sentinel it wraps names (see the sentinel errors), "passed" for nil,
-// "request-canceled" for context.Canceled and context.DeadlineExceeded (the
-// client went away), and "unknown" (operator) for an error that wraps none,
-// such as a custom Verifier's. Match causes in code with errors.Is.
+// Reason returns the stable reason code of err (Decision.Reason, the default
+// response's "reason"): the one its sentinel names, "passed" for nil,
+// "request-canceled" for a context's error (the client went away), and
+// "unknown" (operator) for an error that wraps no sentinel.
 func Reason(err error) string { return causeOf(err).reason }
 
 // PublicReason returns the reason code of err that is safe to show a client,

@@ -60,23 +60,18 @@ var (
 	FailOpenTrustingClientFailover FailoverPolicy = failOpen{clientFailover: true}
 )
 
-// LimitFailover bounds p: of the requests p admits, at most n are admitted in
-// each fixed window of length per; the rest are rejected with an error that
-// wraps ErrFailoverLimitReached and the outage. So an attacker who knocks the
-// API out, or fills the Client's in-flight bound, cannot flood the form
-// through the open door. The budget is this process's (LimitFailoverShared
-// shares one across a fleet). A nil p is FailClosed; n and per must be
-// positive, or it panics.
+// LimitFailover admits at most n of the requests p admits in each fixed
+// window of length per, in this process, so an attacker who knocks the API
+// out cannot flood the form; the rest get ErrFailoverLimitReached. A nil p
+// is FailClosed; n and per must be positive, or it panics.
 func LimitFailover(p FailoverPolicy, n int, per time.Duration) FailoverPolicy {
 	return newLimitedFailover("LimitFailover", p, n, per, NewMemoryStore())
 }
 
-// LimitFailoverShared is LimitFailover whose budget is counted by c, so the
-// processes sharing a Counter (such as a redisstore.Store) share one budget:
-// 4 instances with 10 a minute admit 10 in a minute, not 40. The count's key
-// is "failover:<n>/<per>", so equal budgets on one Counter share a count;
-// two Counters (or redisstore.WithKeyPrefix) keep them apart. When c fails,
-// nothing is admitted. n and per must be positive and c not nil, or it panics.
+// LimitFailoverShared is LimitFailover counted by c under the key
+// "failover:<n>/<per>", so a fleet on one Counter (a redisstore.Store) shares
+// one budget (another Counter, or redisstore.WithKeyPrefix, keeps one apart);
+// a failing c admits nothing. n and per must be positive, c not nil.
 func LimitFailoverShared(p FailoverPolicy, n int, per time.Duration, c Counter) FailoverPolicy {
 	if c == nil {
 		panic("trustcaptcha: LimitFailoverShared: nil Counter")

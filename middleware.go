@@ -168,12 +168,10 @@ func (l *operatorLog) allow(reason string) (ok bool, suppressed int) {
 	return true, suppressed
 }
 
-// RequireCaptcha returns middleware that lets a request through to the next
-// handler only when it carries a verification token whose result passed with
-// a bot score at or below the threshold, or the failover policy admits it;
-// otherwise it rejects with 400 (413 for an oversized body) through the
-// ErrorHandler. It panics on a configuration mistake, as a mis-wired router
-// would, with a message that names the field.
+// RequireCaptcha returns middleware that lets a request through only when
+// its token's result passed with a bot score at or below the threshold, or
+// the failover policy admits it, and otherwise rejects it through the
+// ErrorHandler. A configuration mistake panics, naming the field.
 func RequireCaptcha(opts Options) func(http.Handler) http.Handler {
 	m := newMiddleware(opts)
 	return func(next http.Handler) http.Handler {
@@ -270,10 +268,8 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 	next.ServeHTTP(w, r2)
 }
 
-// check verifies tok and applies every check: the failover policy when the
-// API cannot answer, then passed, score, origin and client IP, and last the
-// single-use claim. It returns the result (nil without one), whether the
-// failover policy admitted the request, and the cause of a rejection.
+// check verifies tok, then judges the outage or the result, then claims it:
+// the result, whether the failover policy admitted it, and the cause.
 func (m *middleware) check(r *http.Request, tok string) (res *Result, failover bool, err error) {
 	res, err = m.Verifier.Verify(r.Context(), tok)
 	if err != nil {

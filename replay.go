@@ -33,13 +33,10 @@ type Counter interface {
 // more than 1,000 verifications a second over a 15-minute result lifetime.
 const DefaultMemoryStoreClaims = 1 << 20
 
-// MemoryStore is a ReplayStore and a Counter in this process's memory: the
-// default of Options.ReplayStore, right for one instance (a fleet shares a
-// store on Redis: package redisstore). It holds at most
-// DefaultMemoryStoreClaims unexpired claims, about 145 bytes each (150 MB
-// when full; see BENCHMARKS.md), frees a claim once it expires, and at the
-// bound returns an error rather than forget one. Its zero value is not
-// usable: call NewMemoryStore. It is safe for concurrent use.
+// MemoryStore is a ReplayStore and a Counter in this process's memory, safe
+// for concurrent use. It frees claims as they expire, holds at most
+// DefaultMemoryStoreClaims, about 145 bytes each (BENCHMARKS.md), and at the
+// bound errs rather than forget one. Its zero value is not usable.
 type MemoryStore struct {
 	now       func() time.Time
 	maxClaims int

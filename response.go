@@ -16,13 +16,11 @@ const ProblemType = "https://pkg.go.dev/github.com/captchakit/trustcaptcha#Reaso
 // ErrBodyTooLarge, 400 for everything else (nil included).
 func StatusCode(err error) int { return causeOf(err).status }
 
-// DefaultErrorHandler is the rejection response used when
-// Options.ErrorHandler is nil: StatusCode(err), Cache-Control: no-store, and
-// application/problem+json (RFC 9457, with PublicReason(err) as "reason")
-// when the client accepts or sent JSON, text/plain otherwise. It never shows
-// the token, the error's text or the server's configuration; for a missing
-// token it names what the middleware looked for, and on a GET or HEAD how to
-// protect only the form's POST. A nil err is answered as captcha-unavailable.
+// DefaultErrorHandler answers StatusCode(err), uncached, as
+// application/problem+json (RFC 9457, PublicReason(err) as "reason") to JSON
+// clients and text/plain to others: never the token, the error's text or the
+// configuration, but for a missing token where the middleware looked (and on
+// a GET, SkipSafeMethods). A nil err reads captcha-unavailable.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	c := causeOf(err)
 	detail, reason := cmp.Or(c.detail, "The CAPTCHA cannot be verified right now. Please try again later."), c.public()

@@ -22,11 +22,10 @@ type Token struct {
 	ExpiresAt      time.Time // when a client-made failover token expires; zero if absent
 }
 
-// ParseToken decodes a verification token strictly, without a network call:
-// standard base64 of a JSON object whose verificationId is a UUID and whose
-// clientFailover, if present, is a boolean. Other members (a host among
-// them) are ignored. An empty token is ErrTokenMissing; every other failure
-// wraps ErrTokenInvalid, and its text never holds the token.
+// ParseToken decodes a token strictly, without a network call: standard
+// base64 of a JSON object with a UUID verificationId; other members (a host
+// among them) are ignored. "" is ErrTokenMissing; every other failure wraps
+// ErrTokenInvalid, and its text never holds the token.
 func ParseToken(token string) (Token, error) {
 	if token == "" {
 		return Token{}, ErrTokenMissing

@@ -287,9 +287,8 @@ func (m *middleware) fromMultipart(r *http.Request, boundary string) (string, fu
 	return tok, done, err
 }
 
-// Parsing a multipart form costs more than its bytes: every part and header
-// line is a few hundred bytes of maps and strings in mime/multipart. These
-// bound that cost (see Options.MaxMultipartBytes; measured in cost_test.go).
+// Every part and header line of a multipart form costs a few hundred bytes of
+// maps and strings to parse; these bound that (measured in cost_test.go).
 const (
 	maxParts              = 1000     // parts in one form, as net/http
 	maxPartHeaders        = 10000    // header lines in all parts, as net/http

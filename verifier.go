@@ -76,11 +76,10 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		stamp{r.ResultFirstFetchedAt}, stamp{r.ResultLastFetchedAt}})
 }
 
-// UnmarshalJSON decodes the API's result strictly: one JSON object whose
-// members have the documented types, with verificationId, verificationPassed
-// and score present and score within [0, 1]; unknown members are ignored.
-// Timestamps are read leniently (with or without fraction and zone; no zone
-// is UTC); a missing or null one is the zero time. On error r is unchanged.
+// UnmarshalJSON decodes the API's result strictly (verificationId,
+// verificationPassed and a score within [0, 1] required; unknown members
+// ignored) and its timestamps leniently (no zone is UTC; missing or null is
+// the zero time). On error r is unchanged.
 func (r *Result) UnmarshalJSON(data []byte) error {
 	var w wire
 	if err := json.Unmarshal(data, &w); err != nil {
