@@ -185,11 +185,8 @@ func RequireCaptcha(opts Options) func(http.Handler) http.Handler {
 }
 
 func newMiddleware(o Options) *middleware {
-	if o.Verifier == nil {
+	if v, ok := o.Verifier.(VerifierFunc); o.Verifier == nil || ok && v == nil {
 		panic("trustcaptcha: Options.Verifier is nil; pass a *Client from NewClient or a VerifierFunc")
-	}
-	if v, ok := o.Verifier.(VerifierFunc); ok && v == nil {
-		panic("trustcaptcha: Options.Verifier is a nil VerifierFunc")
 	}
 	if math.IsNaN(o.Threshold) || o.Threshold < 0 || o.Threshold > 1 {
 		panic(fmt.Sprintf("trustcaptcha: Options.Threshold %v is outside [0, 1]", o.Threshold))

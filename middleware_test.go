@@ -20,21 +20,29 @@ import (
 func TestRequireCaptchaPanicsOnWiringMistakes(t *testing.T) {
 	t.Parallel()
 	v := &stub{}
-	cases := map[string]trustcaptcha.Options{
-		"nil verifier":          {},
-		"nil VerifierFunc":      {Verifier: trustcaptcha.VerifierFunc(nil)},
-		"NaN threshold":         {Verifier: v, Threshold: math.NaN()},
-		"negative threshold":    {Verifier: v, Threshold: -0.1},
-		"threshold above one":   {Verifier: v, Threshold: 1.5},
-		"negative body limit":   {Verifier: v, MaxBodyBytes: -1},
-		"negative multipart":    {Verifier: v, MaxMultipartBytes: -1},
-		"origin without scheme": {Verifier: v, AllowedOrigins: []string{"example.com"}},
-		"origin with path":      {Verifier: v, AllowedOrigins: []string{"https://example.com/contact"}},
-		"bad proxy":             {Verifier: v, TrustedProxies: []string{"10.0.0.0/33"}},
+	cases := map[string]struct {
+		opts  trustcaptcha.Options
+		field string // the panic names it
+	}{
+		"nil verifier":          {trustcaptcha.Options{}, "Options.Verifier"},
+		"nil VerifierFunc":      {trustcaptcha.Options{Verifier: trustcaptcha.VerifierFunc(nil)}, "Options.Verifier"},
+		"NaN threshold":         {trustcaptcha.Options{Verifier: v, Threshold: math.NaN()}, "Options.Threshold"},
+		"negative threshold":    {trustcaptcha.Options{Verifier: v, Threshold: -0.1}, "Options.Threshold"},
+		"threshold above one":   {trustcaptcha.Options{Verifier: v, Threshold: 1.5}, "Options.Threshold"},
+		"negative body limit":   {trustcaptcha.Options{Verifier: v, MaxBodyBytes: -1}, "MaxBodyBytes"},
+		"negative multipart":    {trustcaptcha.Options{Verifier: v, MaxMultipartBytes: -1}, "MaxMultipartBytes"},
+		"origin without scheme": {trustcaptcha.Options{Verifier: v, AllowedOrigins: []string{"example.com"}}, "Options.AllowedOrigins"},
+		"origin with path":      {trustcaptcha.Options{Verifier: v, AllowedOrigins: []string{"https://example.com/contact"}}, "Options.AllowedOrigins"},
+		"bad proxy":             {trustcaptcha.Options{Verifier: v, TrustedProxies: []string{"10.0.0.0/33"}}, "Options.TrustedProxies"},
+		"bad token field":       {trustcaptcha.Options{Verifier: v, TokenField: `a"b`}, "Options.TokenField"},
 	}
-	for name, opts := range cases {
+	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			assert.Panics(t, func() { trustcaptcha.RequireCaptcha(opts) })
+			defer func() {
+				assert.Contains(t, fmt.Sprint(recover()), tc.field)
+			}()
+			trustcaptcha.RequireCaptcha(tc.opts)
+			t.Error("no panic")
 		})
 	}
 	assert.NotPanics(t, func() {
