@@ -139,7 +139,7 @@ func WithProxy(proxyURL string) ClientOption {
 
 // WithMaxInFlight bounds the verifications waiting on the API at once (and
 // the idle pool): one more fails at once with ErrInFlightLimit, so the
-// failover policy decides. Zero means DefaultMaxInFlight; negative errs.
+// failover policy decides. Zero means DefaultMaxInFlight; negative, an error.
 func WithMaxInFlight(n int) ClientOption {
 	return func(c *clientConfig) error {
 		if n < 0 {
