@@ -353,10 +353,7 @@ func throughputRun(h2 bool, inFlight int, kind string) {
 	n := ok.Load()
 	rate := float64(n) / elapsed.Seconds()
 	limit := float64(inFlight) / latency.Seconds()
-	proto := "HTTP/1.1"
-	if h2 {
-		proto = "HTTP/2"
-	}
+	proto := protoName(h2)
 	perSlot := 0.0
 	if n > 0 {
 		perSlot = float64(newConns) / float64(inFlight) / (float64(n) / 10000)
@@ -502,21 +499,11 @@ func deadRun(h2 bool, kind string) {
 	time.Sleep(time.Second)
 	killedAt.Store(time.Now().UnixNano())
 	px.kill()
-	deadline := time.Now().Add(giveUp)
-	for recovered.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	took := await(&recovered, killedAt.Load(), giveUp, 100*time.Millisecond, " (not recovered)")
 	api.CloseClientConnections()
 	stop() // requests still on dead connections end with the client's timeout
 
-	proto := "HTTP/1.1"
-	if h2 {
-		proto = "HTTP/2"
-	}
-	took := fmt.Sprintf("> %v (not recovered)", giveUp)
-	if r := recovered.Load(); r != 0 {
-		took = time.Duration(r - killedAt.Load()).Round(100 * time.Millisecond).String()
-	}
+	proto := protoName(h2)
 	fmt.Printf("| %s | %s | %s | %d |\n", proto, kind, took, failed.Load())
 }
 
@@ -658,17 +645,10 @@ func blipRun(h2 bool, outage time.Duration) {
 	api.hung.Store(false)
 	outageOn.Store(false)
 	backAt.Store(time.Now().UnixNano())
-	deadline := time.Now().Add(giveUp)
-	for passAt.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	took := await(&passAt, backAt.Load(), giveUp, 10*time.Millisecond, "")
 	stop()
 	close(api.release)
-	proto := map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2]
-	took := fmt.Sprintf("> %v", giveUp)
-	if p := passAt.Load(); p != 0 {
-		took = time.Duration(p - backAt.Load()).Round(10 * time.Millisecond).String()
-	}
+	proto := protoName(h2)
 	fmt.Printf("| %s | %v | %s | %d |\n", proto, outage, took, rejected.Load())
 }
 
@@ -711,10 +691,29 @@ func churnRun(h2 bool, every int64) {
 	conns := api.conns.Load() - conns0
 	stop()
 	close(api.release)
-	proto := map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2]
+	proto := protoName(h2)
 	share := "none"
 	if every > 0 {
 		share = fmt.Sprintf("1 in %d", every)
 	}
 	fmt.Printf("| %s | %s | %d | %.1f |\n", proto, share, n.Load(), float64(conns)*1000/float64(max(1, n.Load())))
+}
+
+func protoName(h2 bool) string {
+	if h2 {
+		return "HTTP/2"
+	}
+	return "HTTP/1.1"
+}
+
+// await waits up to giveUp for at (unix nanos) to be set, and says how long
+// after since it was, rounded; "> giveUp" and missing when it never was.
+func await(at *atomic.Int64, since int64, giveUp, round time.Duration, missing string) string {
+	for deadline := time.Now().Add(giveUp); at.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if t := at.Load(); t != 0 {
+		return time.Duration(t - since).Round(round).String()
+	}
+	return fmt.Sprintf("> %v%s", giveUp, missing)
 }
