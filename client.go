@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
 )
 
 // Version is this package's version, sent in the User-Agent header.
@@ -193,11 +194,19 @@ func WithBreaker(failures int, cooldown time.Duration) ClientOption {
 }
 
 // NewClient returns a Client that authenticates with apiKey, the secret key
-// from the TrustCaptcha dashboard. An empty key, an invalid host or an
-// invalid option is an error.
+// from the TrustCaptcha dashboard. White space around the key is trimmed (a
+// key read from a file often ends in a newline). An empty key, a key with
+// control characters, a key that is a UUID (that is the site key, which the
+// widget uses, not the API key), an invalid host or an invalid option is an
+// error. The key is never read from the environment.
 func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
-	if strings.TrimSpace(apiKey) == "" || strings.ContainsAny(apiKey, "\r\n\x00") {
+	apiKey = strings.TrimSpace(apiKey)
+	switch {
+	case apiKey == "" || strings.ContainsFunc(apiKey, unicode.IsControl):
 		return nil, errors.New("trustcaptcha: NewClient: the API key is empty or holds control characters")
+	case isUUID(apiKey):
+		return nil, errors.New("trustcaptcha: NewClient: the API key is a UUID, which is the site key the widget uses; " +
+			"pass the secret API key from the TrustCaptcha dashboard")
 	}
 	cfg := clientConfig{
 		host:            DefaultAPIHost,

@@ -136,6 +136,10 @@ func TestClientStatusesOfTheFakeWithoutForcing(t *testing.T) {
 	assert.True(t, res.VerificationPassed)
 	_, err = c.Verify(ctx, trustcaptchatest.Token(trustcaptchatest.PassingVerificationID))
 	assert.ErrorIs(t, err, trustcaptcha.ErrRetrievalLimitReached)
+	_, err = c.Verify(ctx, trustcaptchatest.Token(trustcaptchatest.ExpiredVerificationID))
+	assert.ErrorIs(t, err, trustcaptcha.ErrResultExpired)
+	_, err = c.Verify(ctx, trustcaptchatest.Token(trustcaptchatest.RetrievalLimitVerificationID))
+	assert.ErrorIs(t, err, trustcaptcha.ErrRetrievalLimitReached)
 	_, err = c.Verify(ctx, trustcaptchatest.ClientFailoverToken())
 	assert.ErrorIs(t, err, trustcaptcha.ErrClientReportedFailover)
 	expired := api.Add(trustcaptcha.Result{VerificationPassed: true, ResultExpiresAt: time.Now().Add(-time.Minute)})
@@ -169,6 +173,32 @@ func TestClientDecodesEveryResultField(t *testing.T) {
 	res.ResultExpiresAt = want.ResultExpiresAt
 	assert.Equal(t, want, *res)
 	assert.True(t, res.ResultFirstFetchedAt.IsZero(), "a null timestamp is the zero time")
+}
+
+func TestClientReadsUnknownTimestampsAsZero(t *testing.T) {
+	t.Parallel()
+	valid := resultJSON(true, 0.1)
+	for name, stamp := range map[string]string{
+		"garbage":      `"yesterday"`,
+		"epoch number": `1732528800`,
+		"date alone":   `"2026-11-25"`,
+		"object":       `{"at":1}`,
+		"bool":         `true`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			body := strings.Replace(valid, `"2026-11-25T10:00:00"`, stamp, 1)
+			require.NotEqual(t, valid, body)
+			srv := newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, body)
+			})
+			res, err := newClient(t, srv.URL).Verify(context.Background(), tokenFor(someID))
+			require.NoError(t, err, "an unreadable timestamp must not fail a passed verification")
+			assert.True(t, res.VerificationPassed)
+			assert.True(t, res.VerificationStartedAt.IsZero())
+			assert.False(t, res.VerificationFinishedAt.IsZero(), "the other timestamps are still read")
+		})
+	}
 }
 
 func TestClientSendsTheProtocolRequest(t *testing.T) {
@@ -380,14 +410,6 @@ func TestClientBadResultBodiesAreErrors(t *testing.T) {
 			strings.Replace(valid, `"score":0.1`, `"score":7`, 1),
 			trustcaptcha.ErrUnexpectedResponse,
 		},
-		"bad timestamp": {
-			strings.Replace(valid, `"2026-11-25T10:00:00"`, `"yesterday"`, 1),
-			trustcaptcha.ErrUnexpectedResponse,
-		},
-		"timestamp as number": {
-			strings.Replace(valid, `"2026-11-25T10:00:00"`, `1732528800`, 1),
-			trustcaptcha.ErrUnexpectedResponse,
-		},
 		"other verification": {
 			strings.Replace(valid, someID, "00000000-0000-0000-0000-000000000000", 1),
 			trustcaptcha.ErrUnexpectedResponse,
@@ -549,6 +571,7 @@ func TestNewClientRejectsBadConfiguration(t *testing.T) {
 		"empty key":        {"", nil},
 		"blank key":        {"  ", nil},
 		"key with newline": {"abc\r\nX-Evil: 1", nil},
+		"key with NUL":     {"abc\x00def", nil},
 		"host without scheme": {
 			testKey,
 			[]trustcaptcha.ClientOption{trustcaptcha.WithAPIHost("api.trustcomponent.com")},
@@ -599,6 +622,30 @@ func TestNewClientRejectsBadConfiguration(t *testing.T) {
 	)
 	require.NoError(t, err)
 	assert.NotNil(t, c)
+}
+
+func TestNewClientTellsASiteKeyFromTheAPIKey(t *testing.T) {
+	t.Parallel()
+	for _, key := range []string{trustcaptchatest.DefaultSiteKey, " " + strings.ToUpper(trustcaptchatest.DefaultSiteKey) + "\n"} {
+		c, err := trustcaptcha.NewClient(key)
+		require.Error(t, err)
+		assert.Nil(t, c)
+		assert.Contains(t, err.Error(), "site key")
+		assert.Contains(t, err.Error(), "secret API key")
+	}
+}
+
+func TestNewClientTrimsWhiteSpaceAroundTheKey(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	for _, key := range []string{" " + api.APIKey(), api.APIKey() + "\n", "\t" + api.APIKey() + " \r\n"} {
+		c, err := trustcaptcha.NewClient(key, trustcaptcha.WithAPIHost(api.URL))
+		require.NoError(t, err)
+		res, err := c.Verify(context.Background(), api.Human())
+		require.NoError(t, err, "a key read from a file with a trailing newline works")
+		assert.True(t, res.VerificationPassed)
+	}
 }
 
 func TestClientWithProxySendsThroughTheProxy(t *testing.T) {

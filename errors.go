@@ -32,7 +32,8 @@ var (
 	// not reach the API, which saw no outage (HTTP 412); forgeable, so FailOpen rejects it.
 	ErrClientReportedFailover = errors.New("trustcaptcha: client-reported failover not confirmed by the API")
 	// ErrServerUnreachable (server-unreachable, hidden): no answer from the API (network error,
-	// timeout, HTTP 5xx, ErrBreakerOpen, ErrInFlightLimit). The failover policy decides.
+	// timeout, HTTP 5xx, ErrBreakerOpen, ErrInFlightLimit, or a Verifier's own context ending
+	// while the request is alive). The failover policy decides.
 	ErrServerUnreachable = errors.New("trustcaptcha: TrustCaptcha API unreachable")
 	// ErrBreakerOpen: the Client's outage breaker is open; wrapped with ErrServerUnreachable.
 	ErrBreakerOpen = errors.New("trustcaptcha: outage breaker open")
@@ -140,7 +141,8 @@ func (c *cause) public() string {
 
 // Reason returns the stable reason code of err (Decision.Reason, the default
 // response's "reason"): the one its sentinel names, "passed" for nil,
-// "request-canceled" for a context's error (the client went away), and
+// "request-canceled" when the request's own context ended (the client went
+// away or its deadline passed), and
 // "unknown" (operator) for an error that wraps no sentinel.
 func Reason(err error) string { return causeOf(err).reason }
 

@@ -31,3 +31,7 @@ func RequireCaptchaWithClock(opts Options, now func() time.Time) func(http.Handl
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { m.serve(next, w, r) })
 	}
 }
+
+// ResetMinimalDataWarning lets the next minimal data mode result warn again,
+// as in a new process.
+func ResetMinimalDataWarning() { minimalDataWarned.Store(false) }

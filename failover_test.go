@@ -247,3 +247,73 @@ func TestFailoverFuncCauses(t *testing.T) {
 		})
 	}
 }
+
+// A Verifier whose own context ends (its own deadline, its own cancel)
+// while the request is alive met an outage: the policy decides it and
+// ReportOnly admits it. Only the request's own context is request-canceled.
+func TestAVerifiersOwnTimeoutIsAnOutage(t *testing.T) {
+	t.Parallel()
+	ownDeadline := trustcaptcha.VerifierFunc(func(ctx context.Context, _ string) (*trustcaptcha.Result, error) {
+		ctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+		defer cancel()
+		<-ctx.Done()
+		return nil, fmt.Errorf("my backend: %w", ctx.Err())
+	})
+	ownCancel := trustcaptcha.VerifierFunc(func(ctx context.Context, _ string) (*trustcaptcha.Result, error) {
+		ctx, cancel := context.WithCancel(ctx)
+		cancel()
+		return nil, ctx.Err()
+	})
+	cases := []struct {
+		name       string
+		failover   trustcaptcha.FailoverPolicy
+		reportOnly bool
+		code       int
+		failedOver bool
+	}{
+		{"FailClosed", trustcaptcha.FailClosed, false, http.StatusBadRequest, false},
+		{"FailOpen", trustcaptcha.FailOpen, false, http.StatusNoContent, true},
+		{"ReportOnly", trustcaptcha.FailClosed, true, http.StatusNoContent, false},
+	}
+	for vname, v := range map[string]trustcaptcha.Verifier{"own deadline": ownDeadline, "own cancel": ownCancel} {
+		for _, tc := range cases {
+			t.Run(vname+"/"+tc.name, func(t *testing.T) {
+				t.Parallel()
+				var d trustcaptcha.Decision
+				var s seen
+				h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: v, Failover: tc.failover,
+					ReportOnly: tc.reportOnly, Logger: quietLogger(),
+					OnDecision: func(_ *http.Request, got trustcaptcha.Decision) { d = got }})(probe(&s))
+				rec := send(h, tokenFor(freshID()))
+				assert.Equal(t, tc.code, rec.Code)
+				assert.Equal(t, "server-unreachable", d.Reason)
+				assert.ErrorIs(t, d.Err, trustcaptcha.ErrServerUnreachable)
+				assert.Equal(t, tc.failedOver, s.failover)
+				if rec.Code == http.StatusBadRequest {
+					assert.Contains(t, rec.Body.String(), "(captcha-unavailable)", "the client is not told it cancelled")
+				}
+			})
+		}
+	}
+	// The request's own context ending stays request-canceled, and enforced.
+	ctx, cancel := context.WithCancel(context.Background())
+	var d trustcaptcha.Decision
+	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: trustcaptcha.VerifierFunc(
+		func(ctx context.Context, _ string) (*trustcaptcha.Result, error) { cancel(); return nil, ctx.Err() }),
+		Failover: trustcaptcha.FailOpen, ReportOnly: true, Logger: quietLogger(),
+		OnDecision: func(_ *http.Request, got trustcaptcha.Decision) { d = got }})(probe(&seen{}))
+	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/contact", nil)
+	r.Header.Set("X-TC-Verification-Token", tokenFor(freshID()))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	assert.Equal(t, "request-canceled", d.Reason)
+	assert.False(t, d.Admitted)
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	// An error that wraps no sentinel stays unknown and is never failed open.
+	h = trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: trustcaptcha.VerifierFunc(
+		func(context.Context, string) (*trustcaptcha.Result, error) { return nil, errors.New("my own bug") }),
+		Failover: trustcaptcha.FailOpen, Logger: quietLogger(),
+		OnDecision: func(_ *http.Request, got trustcaptcha.Decision) { d = got }})(probe(&seen{}))
+	assert.Equal(t, http.StatusBadRequest, send(h, tokenFor(freshID())).Code)
+	assert.Equal(t, "unknown", d.Reason)
+}

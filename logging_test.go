@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/captchakit/trustcaptcha"
 )
@@ -119,5 +120,57 @@ func TestMistakesAreNamed(t *testing.T) {
 		assert.Contains(t, l, "reason=token-missing")
 		assert.Contains(t, l, "tc-verification-token")
 		assert.NotContains(t, l, tokHuman)
+	}
+}
+
+// A site in minimal data mode is told once per process, at Warn, that its
+// Threshold does nothing. Not parallel: the warning is process-wide.
+func TestMinimalDataModeWarnsOncePerProcess(t *testing.T) {
+	trustcaptcha.ResetMinimalDataWarning()
+	t.Cleanup(trustcaptcha.ResetMinimalDataWarning)
+	var logs syncBuffer
+	minimal := trustcaptcha.VerifierFunc(func(context.Context, string) (*trustcaptcha.Result, error) {
+		return &trustcaptcha.Result{VerificationID: freshID(), VerificationPassed: true, MinimalDataModeEnabled: true}, nil
+	})
+	for range 2 { // two middlewares in one process: one warning
+		h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: minimal,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))})(probe(&seen{}))
+		for range 3 {
+			assert.Equal(t, http.StatusNoContent, send(h, tokenFor(freshID())).Code)
+		}
+	}
+	warns := logs.lines("minimal data mode")
+	if assert.Len(t, warns, 1) {
+		assert.Contains(t, warns[0], "level=WARN")
+		assert.Contains(t, warns[0], "Threshold has no effect")
+	}
+}
+
+// A result the API decided in its gateway failover is admitted (the vendor's
+// default) and named at Debug, admitted or not.
+func TestGatewayFailoverIsNamedAtDebug(t *testing.T) {
+	t.Parallel()
+	var logs syncBuffer
+	score := 0.1
+	gateway := trustcaptcha.VerifierFunc(func(context.Context, string) (*trustcaptcha.Result, error) {
+		return &trustcaptcha.Result{VerificationID: freshID(), VerificationPassed: true, Score: score,
+			GatewayFailoverActive: true, DecisionType: "FAILOVER"}, nil
+	})
+	var s seen
+	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: gateway,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})(probe(&s))
+	assert.Equal(t, http.StatusNoContent, send(h, tokenFor(freshID())).Code)
+	require.True(t, s.hasResult)
+	assert.True(t, s.result.GatewayFailoverActive, "the handler can check the flag")
+	admitted := logs.lines("gateway failover")
+	if assert.Len(t, admitted, 1) {
+		assert.Contains(t, admitted[0], "level=DEBUG")
+		assert.Contains(t, admitted[0], "decision_type=FAILOVER")
+	}
+	score = 0.9
+	assert.Equal(t, http.StatusBadRequest, send(h, tokenFor(freshID())).Code)
+	rejected := logs.lines("request rejected")
+	if assert.Len(t, rejected, 1) {
+		assert.Contains(t, rejected[0], "gateway_failover=true")
 	}
 }

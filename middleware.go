@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -126,24 +127,43 @@ type middleware struct {
 	opLog       operatorLog
 }
 
-// log logs an operator error at level Error (limited by opLog), and every
-// rejection at level Debug.
+// log logs an operator error at level Error (limited by opLog), every
+// rejection and every result decided in the API's gateway failover at level
+// Debug, and the first result of minimal data mode in the process at Warn.
 func (m *middleware) log(r *http.Request, d Decision) {
+	ctx := r.Context()
+	if d.Result != nil && d.Result.MinimalDataModeEnabled && minimalDataWarned.CompareAndSwap(false, true) {
+		m.Logger.LogAttrs(ctx, slog.LevelWarn, "trustcaptcha: this site runs in minimal data mode, where the bot score "+
+			"is always 0: Options.Threshold has no effect (logged once per process)", slog.Float64("threshold", m.Threshold))
+	}
+	gateway := d.Result != nil && d.Result.GatewayFailoverActive
 	if d.Err == nil {
+		if gateway {
+			m.Logger.LogAttrs(ctx, slog.LevelDebug, "trustcaptcha: request admitted on a result the API decided in its gateway failover",
+				slog.Bool("gateway_failover", true), slog.String("decision_type", d.Result.DecisionType),
+				slog.String("method", r.Method), slog.String("path", r.URL.Path))
+		}
 		return
 	}
 	attrs := []slog.Attr{slog.String("reason", d.Reason), slog.Any("error", d.Err),
 		slog.String("method", r.Method), slog.String("path", r.URL.Path)}
+	if gateway {
+		attrs = append(attrs, slog.Bool("gateway_failover", true))
+	}
 	if causeOf(d.Err).aud == operator {
 		if ok, suppressed := m.opLog.allow(d.Reason); ok {
-			m.Logger.LogAttrs(r.Context(), slog.LevelError, "trustcaptcha: CAPTCHA verification cannot work; check the configuration",
+			m.Logger.LogAttrs(ctx, slog.LevelError, "trustcaptcha: CAPTCHA verification cannot work; check the configuration",
 				append(attrs, slog.Int("suppressed", suppressed))...)
 		}
 	}
 	if !d.Admitted {
-		m.Logger.LogAttrs(r.Context(), slog.LevelDebug, "trustcaptcha: request rejected", attrs...)
+		m.Logger.LogAttrs(ctx, slog.LevelDebug, "trustcaptcha: request rejected", attrs...)
 	}
 }
+
+// minimalDataWarned is set once the process has warned about minimal data
+// mode: the warning is about the site's configuration, not a request.
+var minimalDataWarned atomic.Bool
 
 // operatorLog limits the operator errors logged to the first of each reason,
 // then one a minute, which counts those not logged meanwhile.
@@ -270,7 +290,14 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 func (m *middleware) check(r *http.Request, tok string) (res *Result, failover bool, err error) {
 	res, err = m.Verifier.Verify(r.Context(), tok)
 	if err != nil {
-		if c := causeOf(err); c.err != ErrServerUnreachable && c.err != ErrClientReportedFailover {
+		c := causeOf(err)
+		if c.reason == canceledReason && r.Context().Err() == nil {
+			// The Verifier's own deadline or cancellation, while the request
+			// is alive: the API did not answer in time, an outage.
+			err = fmt.Errorf("%w: the verifier's own context ended: %w", ErrServerUnreachable, err)
+			c = causeOf(err)
+		}
+		if c.err != ErrServerUnreachable && c.err != ErrClientReportedFailover {
 			return nil, false, &rejection{err: err, cause: c} // the cause, looked up once
 		}
 		if cause := m.Failover.Admit(r, err); cause != nil {

@@ -52,7 +52,7 @@ func ParseToken(token string) (Token, error) {
 		return Token{}, fmt.Errorf("%w: verificationId is not a UUID", ErrTokenInvalid)
 	}
 	t := Token{VerificationID: strings.ToLower(w.VerificationID), ClientFailover: w.ClientFailover}
-	t.ExpiresAt, _ = parseTimestamp(expires)
+	t.ExpiresAt = parseTimestamp(expires)
 	return t, nil
 }
 

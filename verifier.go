@@ -11,8 +11,15 @@ import (
 )
 
 // Verifier fetches the verification result for a token (*Client asks the
-// API). Verify returns a non-nil Result or an error wrapping a sentinel, and
-// returns promptly with ctx's error when ctx is done.
+// API). Verify returns a non-nil Result or an error that wraps one of the
+// package's sentinel errors, and returns promptly when ctx is done.
+//
+// The middleware reads a context error by whose context ended: when the
+// request's own context is done, the decision is request-canceled; when the
+// Verifier's own deadline or cancellation ended it while the request is
+// alive, it is an outage (ErrServerUnreachable) for the FailoverPolicy. Any
+// other error that wraps no sentinel is "unknown": logged for the operator
+// and never failed open.
 type Verifier interface {
 	Verify(ctx context.Context, token string) (*Result, error)
 }
@@ -27,8 +34,11 @@ func (f VerifierFunc) Verify(ctx context.Context, token string) (*Result, error)
 
 // Result is the verification result the TrustCaptcha API returns, its
 // fields named after the API's JSON members; the zero value did not pass.
-// Score is a bot score: 0 looks human, 1 looks like a bot. Timestamps the
-// API left out are the zero time; strings may be empty in minimal-data mode.
+// Score is a bot score: 0 looks human, 1 looks like a bot. A timestamp the
+// API left out, sent as null or sent in a form this package cannot read (an
+// epoch number, a date alone, anything not ISO 8601) is the zero time, never
+// an error: no decision rests on one. Strings may be empty in minimal data
+// mode, where Score is always 0.
 type Result struct {
 	CaptchaID              string    `json:"captchaId"`
 	VerificationID         string    `json:"verificationId"`
@@ -76,16 +86,14 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		stamp{r.ResultFirstFetchedAt}, stamp{r.ResultLastFetchedAt}})
 }
 
-// UnmarshalJSON decodes the API's result strictly (verificationId,
-// verificationPassed and a score within [0, 1] required; unknown members
-// ignored) and its timestamps leniently (no zone is UTC; missing or null is
-// the zero time). On error r is unchanged.
+// UnmarshalJSON decodes the API's result. The members a decision rests on
+// are strict: verificationId, verificationPassed and a score within [0, 1]
+// must be there, or it returns an error. Unknown members are ignored. The
+// timestamps are lenient: no zone means UTC, and one that is missing, null
+// or unreadable is the zero time. On error r is unchanged.
 func (r *Result) UnmarshalJSON(data []byte) error {
 	var w wire
 	if err := json.Unmarshal(data, &w); err != nil {
-		if errors.Is(err, errStamp) {
-			return fmt.Errorf("result: %w", err)
-		}
 		return errors.New("result: not a JSON object of the result format")
 	}
 	switch {
@@ -107,8 +115,8 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// stamp is a timestamp of the API's JSON: null for the zero time, read
-// leniently.
+// stamp is a timestamp of the API's JSON. It encodes the zero time as null
+// and decodes anything it cannot read as the zero time.
 type stamp struct{ time.Time }
 
 func (s stamp) MarshalJSON() ([]byte, error) {
@@ -119,12 +127,13 @@ func (s stamp) MarshalJSON() ([]byte, error) {
 }
 
 func (s *stamp) UnmarshalJSON(b []byte) error {
-	var v *string
-	err := json.Unmarshal(b, &v)
-	if err == nil && v != nil {
-		s.Time, err = parseTimestamp(*v)
+	var v string
+	if json.Unmarshal(b, &v) == nil {
+		s.Time = parseTimestamp(v)
+	} else {
+		s.Time = time.Time{}
 	}
-	return err
+	return nil
 }
 
 // timestampLayouts are tried in order; layouts without a zone are read as UTC.
@@ -136,18 +145,14 @@ var timestampLayouts = []string{
 	"2006-01-02 15:04:05.999999999",
 }
 
-// parseTimestamp reads an ISO 8601 timestamp leniently; "" is the zero time.
-func parseTimestamp(s string) (time.Time, error) {
+// parseTimestamp reads an ISO 8601 timestamp leniently. It returns the zero
+// time for "" and for anything it cannot read.
+func parseTimestamp(s string) time.Time {
 	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}, nil
-	}
 	for _, layout := range timestampLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
+			return t
 		}
 	}
-	return time.Time{}, fmt.Errorf("%w: %q", errStamp, s[:min(len(s), 40)])
+	return time.Time{}
 }
-
-var errStamp = errors.New("timestamp is not ISO 8601")

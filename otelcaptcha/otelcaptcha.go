@@ -22,9 +22,11 @@
 //
 // The decision instruments carry trustcaptcha.reason (the Decision's Reason,
 // such as "passed" or "score-too-high"), trustcaptcha.admitted,
-// trustcaptcha.failover (admitted by the failover policy) and http.route
-// (the request's Pattern, when the route was matched by http.ServeMux; chi
-// leaves it empty and the attribute out). The span trustcaptcha.verify
+// trustcaptcha.failover (admitted by the failover policy), on decisions that
+// had a result trustcaptcha.gateway_failover (the API decided it in its own
+// gateway failover: Result.GatewayFailoverActive), and http.route (the
+// request's Pattern, which http.ServeMux and chi set; left out when a router
+// leaves it empty). The span trustcaptcha.verify
 // (kind internal) carries trustcaptcha.reason of its outcome and, on an
 // error, status Error with the error's text, which never holds the token or
 // the key. With the Client's transport wrapped by otelhttp
@@ -122,13 +124,22 @@ func New(opts ...Option) (*Instrumentation, error) {
 // in trustcaptcha.decision.duration. Use it as Options.OnDecision (or call it
 // from yours).
 func (i *Instrumentation) OnDecision(r *http.Request, d trustcaptcha.Decision) {
-	k := setKey{d.Reason, d.Admitted, d.Failover, r.Pattern}
+	k := setKey{d.Reason, d.Admitted, d.Failover, gatewayNone, r.Pattern}
+	if d.Result != nil {
+		k.gateway = gatewayOff
+		if d.Result.GatewayFailoverActive {
+			k.gateway = gatewayOn
+		}
+	}
 	set, ok := i.sets.Load(k)
 	if !ok { // a few dozen reasons and outcomes, times the routes: made once each
 		attrs := []attribute.KeyValue{
 			attribute.String("trustcaptcha.reason", d.Reason),
 			attribute.Bool("trustcaptcha.admitted", d.Admitted),
 			attribute.Bool("trustcaptcha.failover", d.Failover),
+		}
+		if k.gateway != gatewayNone {
+			attrs = append(attrs, attribute.Bool("trustcaptcha.gateway_failover", k.gateway == gatewayOn))
 		}
 		if r.Pattern != "" {
 			attrs = append(attrs, attribute.String("http.route", r.Pattern))
@@ -144,8 +155,19 @@ func (i *Instrumentation) OnDecision(r *http.Request, d trustcaptcha.Decision) {
 type setKey struct {
 	reason             string
 	admitted, failover bool
+	gateway            gatewayState
 	route              string
 }
+
+// gatewayState is trustcaptcha.gateway_failover of a decision: absent
+// without a result, else false or true.
+type gatewayState uint8
+
+const (
+	gatewayNone gatewayState = iota
+	gatewayOff
+	gatewayOn
+)
 
 // Verifier returns v wrapped in a span named trustcaptcha.verify around each
 // Verify, with trustcaptcha.reason of its outcome ("passed" for a result,

@@ -242,3 +242,27 @@ func TestObserveOneClient(t *testing.T) {
 type roundTrip func(*http.Request) (*http.Response, error)
 
 func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestGatewayFailoverMarked: decisions that had a result say whether the API
+// decided it in its gateway failover; decisions without one leave it out.
+func TestGatewayFailoverMarked(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	gateway := r.api.Add(trustcaptcha.Result{VerificationPassed: true, Score: 0.1,
+		GatewayFailoverActive: true, DecisionType: "FAILOVER"})
+	assert.Equal(t, http.StatusNoContent, r.send(t, gateway))
+	assert.Equal(t, http.StatusNoContent, r.send(t, r.api.Human()))
+	assert.Equal(t, http.StatusBadRequest, r.send(t, "not a token"))
+	got := map[string]string{}
+	for _, p := range r.metrics(t)["trustcaptcha.decisions"].Data.(metricdata.Sum[int64]).DataPoints {
+		reason, _ := p.Attributes.Value("trustcaptcha.reason")
+		v, ok := p.Attributes.Value("trustcaptcha.gateway_failover")
+		mark := "absent"
+		if ok {
+			mark = v.Emit()
+		}
+		got[reason.AsString()+" "+mark] += ""
+		assert.Equal(t, int64(1), p.Value)
+	}
+	assert.Equal(t, map[string]string{"passed true": "", "passed false": "", "token-invalid absent": ""}, got)
+}

@@ -13,9 +13,19 @@
 //
 // Any result field can be set with Add; any answer can be forced per token
 // (ForceStatus, Delay, Hang, Garbage) or for all (Down). Requests() lists
-// what the fake received. The verification IDs the official SDKs test with
-// are pre-registered: PassingVerificationID passes, NotFoundVerificationID is
-// unknown (404), NotFinishedVerificationID is not finished (423).
+// what the fake received.
+//
+// The verification IDs the official TrustCaptcha SDKs' own test suites use
+// are reserved, so code (or an SDK in another language) written against them
+// gets the same answers here: PassingVerificationID passes,
+// NotFoundVerificationID is unknown (404), NotFinishedVerificationID is not
+// finished (423), ExpiredVerificationID has expired (410) and
+// RetrievalLimitVerificationID has reached its retrieval limit (429). They
+// answer for the Server's key and for any key of the form the dashboard
+// issues ("ak_" and more); any other key gets 403, as the SDKs' suites expect.
+//
+// The same fake runs as a command for any stack's end-to-end tests:
+// go run github.com/captchakit/trustcaptcha/cmd/trustcaptcha-fake.
 package trustcaptchatest
 
 import (
@@ -52,6 +62,15 @@ const (
 	NotFoundVerificationID = "00000000-0000-0000-0000-000000000001"
 	// NotFinishedVerificationID is registered as not finished: 423.
 	NotFinishedVerificationID = "00000000-0000-0000-0000-000000000002"
+	// ExpiredVerificationID is registered as a result that has expired: 410.
+	ExpiredVerificationID = "00000000-0000-0000-0000-000000000003"
+	// RetrievalLimitVerificationID is registered as a result fetched too
+	// often: 429.
+	RetrievalLimitVerificationID = "00000000-0000-0000-0000-000000000004"
+
+	// fallbackCaptchaID is the captchaId of results when the site key is not
+	// a UUID: the real API always sends one, and the Python SDK needs it.
+	fallbackCaptchaID = "6f1a7c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5c"
 )
 
 // Request is one request the Server received.
@@ -138,6 +157,10 @@ func NewServer(opts ...Option) *Server {
 	now := time.Now().UTC()
 	s.entries[PassingVerificationID] = &entry{finished: true, result: s.fill(trustcaptcha.Result{VerificationID: PassingVerificationID, VerificationPassed: true}, now)}
 	s.entries[NotFinishedVerificationID] = &entry{result: trustcaptcha.Result{VerificationID: NotFinishedVerificationID}}
+	s.entries[ExpiredVerificationID] = &entry{finished: true, result: s.fill(trustcaptcha.Result{VerificationID: ExpiredVerificationID,
+		VerificationPassed: true, ResultExpiresAt: now.Add(-time.Minute)}, now)}
+	s.entries[RetrievalLimitVerificationID] = &entry{finished: true, status: http.StatusTooManyRequests,
+		result: s.fill(trustcaptcha.Result{VerificationID: RetrievalLimitVerificationID, VerificationPassed: true}, now)}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v2/verifications/{id}/results", s.serveResult)
@@ -192,7 +215,7 @@ func (s *Server) Add(res trustcaptcha.Result) string {
 
 func (s *Server) fill(res trustcaptcha.Result, now time.Time) trustcaptcha.Result {
 	if res.CaptchaID == "" {
-		res.CaptchaID = s.siteKey
+		res.CaptchaID = s.captchaID()
 	}
 	if res.VerificationStartedAt.IsZero() {
 		res.VerificationStartedAt = now.Add(-2 * time.Second)
@@ -204,6 +227,15 @@ func (s *Server) fill(res trustcaptcha.Result, now time.Time) trustcaptcha.Resul
 		res.ResultExpiresAt = now.Add(5 * time.Minute)
 	}
 	return res
+}
+
+// captchaID is the captchaId of the results the Server makes: its site key,
+// which is a UUID unless WithSiteKey set another.
+func (s *Server) captchaID() string {
+	if _, err := trustcaptcha.ParseToken(Token(s.siteKey)); err == nil {
+		return strings.ToLower(s.siteKey)
+	}
+	return fallbackCaptchaID
 }
 
 // Human registers a passed verification with bot score 0.1 and returns its token.
@@ -373,12 +405,17 @@ func (s *Server) wait(ctx context.Context, d time.Duration) bool {
 	return false
 }
 
+// reserved lists the verification IDs of the SDKs' test suites.
+var reserved = map[string]bool{PassingVerificationID: true, NotFoundVerificationID: true,
+	NotFinishedVerificationID: true, ExpiredVerificationID: true, RetrievalLimitVerificationID: true}
+
 func (s *Server) serveResult(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Authorization") != "Bearer "+s.apiKey {
+	id := strings.ToLower(r.PathValue("id"))
+	key, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if key != s.apiKey && !(reserved[id] && strings.HasPrefix(key, "ak_") && len(key) > len("ak_")) {
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": "api key invalid"})
 		return
 	}
-	id := strings.ToLower(r.PathValue("id"))
 	s.mu.Lock()
 	down := s.down
 	e, ok := s.entries[id]

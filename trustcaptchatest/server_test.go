@@ -301,3 +301,90 @@ func TestRequestHelpers(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// rawResult asks the fake for a result as another language's SDK does.
+func rawResult(t *testing.T, api *trustcaptchatest.Server, id, key string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, api.URL+"/v2/verifications/"+id+"/results", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var body map[string]any
+	if resp.StatusCode == http.StatusOK {
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	}
+	return resp.StatusCode, body
+}
+
+func TestReservedIDsAnswerAsTheSDKSuitesExpect(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	sdkKey := "ak_" + strings.Repeat("x", 49) // the form of the SDKs' test key
+	cases := []struct {
+		id   string
+		want int
+	}{
+		{trustcaptchatest.PassingVerificationID, http.StatusOK},
+		{trustcaptchatest.NotFoundVerificationID, http.StatusNotFound},
+		{trustcaptchatest.NotFinishedVerificationID, http.StatusLocked},
+		{trustcaptchatest.ExpiredVerificationID, http.StatusGone},
+		{trustcaptchatest.RetrievalLimitVerificationID, http.StatusTooManyRequests},
+	}
+	for _, key := range []string{api.APIKey(), sdkKey} {
+		for _, tc := range cases {
+			code, body := rawResult(t, api, tc.id, key)
+			assert.Equal(t, tc.want, code, "%s with key %.3s…", tc.id, key)
+			if code == http.StatusOK {
+				assert.Equal(t, tc.id, body["verificationId"])
+			}
+		}
+	}
+	for _, key := range []string{"invalid-key", "ak_", "AK_xxx"} {
+		code, _ := rawResult(t, api, trustcaptchatest.PassingVerificationID, key)
+		assert.Equal(t, http.StatusForbidden, code, "key %q", key)
+	}
+	tok := api.Human()
+	parsed, err := trustcaptcha.ParseToken(tok)
+	require.NoError(t, err)
+	code, _ := rawResult(t, api, parsed.VerificationID, sdkKey)
+	assert.Equal(t, http.StatusForbidden, code, "an ak_ key opens the reserved IDs only")
+}
+
+func TestATokenWithUnknownMembersVerifies(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	// The token of the SDKs' suites: ID …00 beside members nobody knows.
+	tok := "eyJ2ZXJpZmljYXRpb25JZCI6IjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMCIsInVua25vd25GaWVsZCI6ImZvbyIsImFub3RoZXJKdW5rIjo0MiwibmVzdGVkIjp7IngiOjF9fQ=="
+	res, err := api.Client().Verify(context.Background(), tok)
+	require.NoError(t, err)
+	assert.Equal(t, trustcaptchatest.PassingVerificationID, res.VerificationID)
+	assert.True(t, res.VerificationPassed)
+}
+
+func TestEveryResultHasAUUIDCaptchaID(t *testing.T) {
+	t.Parallel()
+	isUUID := func(s string) bool {
+		_, err := trustcaptcha.ParseToken(trustcaptchatest.Token(s))
+		return err == nil
+	}
+	for name, opts := range map[string][]trustcaptchatest.Option{
+		"default site key":    nil,
+		"site key not a UUID": {trustcaptchatest.WithSiteKey("my-site")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			api := trustcaptchatest.NewServer(append(opts, trustcaptchatest.WithDifficulty(4))...)
+			t.Cleanup(api.Close)
+			_, widgetTok := playWidget(t, api, true)
+			for _, tok := range []string{api.Human(), api.Bot(), widgetTok, trustcaptchatest.Token(trustcaptchatest.PassingVerificationID)} {
+				res, err := api.Client().Verify(context.Background(), tok)
+				require.NoError(t, err)
+				assert.True(t, isUUID(res.CaptchaID), "captchaId %q", res.CaptchaID)
+			}
+		})
+	}
+}

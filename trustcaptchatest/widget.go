@@ -45,6 +45,9 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	res := s.widget
 	res.VerificationID = id
+	if res.CaptchaID == "" {
+		res.CaptchaID = s.captchaID()
+	}
 	res.Origin = r.Header.Get("Origin")
 	res.MinimalDataModeEnabled = body.Widget.MinimalDataMode
 	if !res.MinimalDataModeEnabled {
