@@ -259,7 +259,7 @@ func TestGatewayFailoverMarked(t *testing.T) {
 		v, ok := p.Attributes.Value("trustcaptcha.gateway_failover")
 		mark := "absent"
 		if ok {
-			mark = v.Emit()
+			mark = v.String()
 		}
 		got[reason.AsString()+" "+mark] += ""
 		assert.Equal(t, int64(1), p.Value)
