@@ -367,6 +367,66 @@ func BenchmarkMemoryStore(b *testing.B) {
 	})
 }
 
+// BenchmarkMemoryStoreIncrement: one Increment of a key new to its window (a
+// per-client failover budget meeting one more client during an outage) while
+// live windows are already counting: the store is filled with live keys, then
+// each call counts a new one, up to 2 x live keys or the store's bound, and
+// then the store is filled anew (untimed). fill-1M reports the heap one
+// live window holds (keys of 20 bytes, "client:" and 13 hex digits).
+func BenchmarkMemoryStoreIncrement(b *testing.B) {
+	ctx := context.Background()
+	key := func(i int) string { return fmt.Sprintf("client:%013x", i) }
+	for _, live := range []int{1_000, 10_000, 100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("live=%d", live), func(b *testing.B) {
+			keys := make([]string, min(2*live, trustcaptcha.DefaultMemoryStoreWindows))
+			for i := range keys {
+				keys[i] = key(i)
+			}
+			var s *trustcaptcha.MemoryStore
+			fill := func() {
+				s = trustcaptcha.NewMemoryStoreWithClock(newFakeClock().Now, 1) // windows: the default bound
+				for _, k := range keys[:live] {
+					if _, err := s.Increment(ctx, k, time.Hour); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			fill()
+			b.ReportAllocs()
+			next := live
+			for b.Loop() {
+				if next == len(keys) {
+					b.StopTimer()
+					fill()
+					next = live
+					b.StartTimer()
+				}
+				if _, err := s.Increment(ctx, keys[next], time.Hour); err != nil {
+					b.Fatal(err)
+				}
+				next++
+			}
+		})
+	}
+	b.Run("fill-1M", func(b *testing.B) {
+		for b.Loop() {
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			s := trustcaptcha.NewMemoryStore()
+			for i := range 1_000_000 {
+				if _, err := s.Increment(ctx, key(i), time.Hour); err != nil {
+					b.Fatal(err)
+				}
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/1e6, "bytes/window")
+			runtime.KeepAlive(s)
+		}
+	})
+}
+
 // BenchmarkBodyCost: reading bodies of one shape at growing sizes. Linear
 // cost shows as a steady MB/s across sizes (and B/op growing with the size).
 func BenchmarkBodyCost(b *testing.B) {

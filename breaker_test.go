@@ -4,10 +4,14 @@ package trustcaptcha_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -309,3 +313,151 @@ func TestWithTransportWrapper(t *testing.T) {
 type roundTrip func(*http.Request) (*http.Response, error)
 
 func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// silentProxy forwards TCP connections to target. kill makes every connection
+// open at that moment die without a reset, as a NAT or load balancer that
+// forgot it: what either side writes is read and dropped, and the connection
+// stays open until the client closes it. New connections work.
+type silentProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	pipes  []*silentPipe // held until close: a collected net.Conn is closed, with a reset
+}
+
+type silentPipe struct {
+	dead       atomic.Bool
+	client, up net.Conn
+	once       sync.Once
+}
+
+func newSilentProxy(t *testing.T, target string) *silentProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &silentProxy{ln: ln, target: target}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			pp := &silentPipe{client: c, up: up}
+			p.mu.Lock()
+			p.pipes = append(p.pipes, pp)
+			p.mu.Unlock()
+			wg.Go(func() { pp.copy(up, c) })
+			wg.Go(func() { pp.copy(c, up) })
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		p.mu.Lock()
+		for _, pp := range p.pipes {
+			pp.close()
+		}
+		p.mu.Unlock()
+		wg.Wait()
+	})
+	return p
+}
+
+func (pp *silentPipe) copy(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !pp.dead.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				err = werr
+			}
+		}
+		if err != nil {
+			if !pp.dead.Load() || src == pp.client {
+				pp.close()
+			}
+			return
+		}
+	}
+}
+
+func (pp *silentPipe) close() {
+	pp.once.Do(func() {
+		pp.client.Close()
+		pp.up.Close()
+	})
+}
+
+func (p *silentProxy) kill() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pp := range p.pipes {
+		pp.dead.Store(true)
+	}
+}
+
+// TestClientReplacesSilentlyDeadConnections: the pooled connections die
+// without a reset while verifications keep coming; a verification passes
+// again within the timeout + 2 s, over HTTP/1.1 (the timeout drops the idle
+// pool) and over HTTP/2 (the health check closes the busy connection: without
+// it, the requests that keep arriving keep it, and the breaker's probes wait
+// on it too, 8 s in the load program).
+func TestClientReplacesSilentlyDeadConnections(t *testing.T) {
+	t.Parallel()
+	const timeout = time.Second
+	for _, h2 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2], func(t *testing.T) {
+			t.Parallel()
+			api := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v2/verifications/"), "/results")
+				_, _ = w.Write([]byte(`{"verificationId":"` + id + `","verificationPassed":true,"score":0.1}`))
+			}))
+			api.EnableHTTP2 = h2
+			api.StartTLS()
+			t.Cleanup(api.Close)
+			px := newSilentProxy(t, api.Listener.Addr().String())
+			roots := x509.NewCertPool()
+			roots.AddCert(api.Certificate())
+			c := newClient(t, "https://"+px.ln.Addr().String(), trustcaptcha.WithTimeout(timeout),
+				trustcaptcha.WithTLSConfig(&tls.Config{RootCAs: roots}))
+
+			var killed atomic.Bool
+			passed := make(chan struct{}) // closed by the first pass that started after the kill
+			var once sync.Once
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			for range 4 { // visitors, one verification after another
+				wg.Go(func() {
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						after := killed.Load()
+						_, err := c.Verify(context.Background(), tokenFor(freshID()))
+						if err == nil && after {
+							once.Do(func() { close(passed) })
+						}
+					}
+				})
+			}
+			t.Cleanup(func() { close(stop); wg.Wait() })
+			// Healthy first: every visitor has passed on the pooled connections.
+			_, err := c.Verify(context.Background(), tokenFor(freshID()))
+			require.NoError(t, err)
+
+			px.kill()
+			killed.Store(true)
+			select {
+			case <-passed:
+			case <-time.After(timeout + 2*time.Second):
+				t.Fatalf("no verification passed within the timeout + 2 s of the connections' death")
+			}
+		})
+	}
+}

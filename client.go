@@ -101,6 +101,13 @@ func WithHTTPClient(hc *http.Client) ClientOption {
 // WithTimeout bounds one whole Verify call, the retry of a refused connection
 // included; the request's context can only shorten it. Default
 // DefaultTimeout; d must be positive.
+//
+// It also sets the health check of the Client's own HTTP/2 connections: a
+// connection that has received nothing for half of d (at least 500 ms, at
+// most 2 s) is pinged, and closed when the ping goes unanswered as long. So a
+// connection that died without a reset (a NAT or load balancer that forgot
+// it) is closed within 4 s with the default timeout, and verifications pass
+// again within d + 2 s of its death (BENCHMARKS.md, dead connections).
 func WithTimeout(d time.Duration) ClientOption {
 	return func(c *clientConfig) error {
 		if d <= 0 {
@@ -262,10 +269,20 @@ func newTransport(cfg clientConfig) *http.Transport {
 		MaxResponseHeaderBytes: 64 << 10,
 		Proxy:                  http.ProxyURL(cfg.proxy), // nil: none
 		HTTP2: &http.HTTP2Config{
-			SendPingTimeout: 5 * time.Second, // a ping after 5 s without a frame…
-			PingTimeout:     2 * time.Second, // …unanswered for 2 s closes the connection
+			SendPingTimeout: healthCheck(cfg.timeout), // a ping after this long without a frame…
+			PingTimeout:     healthCheck(cfg.timeout), // …unanswered for as long closes the connection
 		},
 	}
+}
+
+// healthCheck is how long an HTTP/2 connection may stay silent before it is
+// pinged, and how long the ping may go unanswered before the connection is
+// closed (see WithTimeout). The check closes a connection that died
+// silently before the requests on it time out; without it, requests that
+// keep arriving keep such a connection busy, so dropping idle connections
+// after a timeout never reaches it, and the breaker's probe waits on it too.
+func healthCheck(timeout time.Duration) time.Duration {
+	return min(max(timeout/2, 500*time.Millisecond), 2*time.Second)
 }
 
 // CloseIdleConnections closes the Client's idle connections; it stays usable.

@@ -19,7 +19,13 @@ func WithClock(now func() time.Time) ClientOption {
 // NewMemoryStoreWithClock is NewMemoryStore reading the time from now and
 // holding at most maxClaims unexpired claims.
 func NewMemoryStoreWithClock(now func() time.Time, maxClaims int) *MemoryStore {
-	return newMemoryStore(now, maxClaims)
+	return newMemoryStore(now, maxClaims, DefaultMemoryStoreWindows)
+}
+
+// NewMemoryStoreWithBounds is NewMemoryStore reading the time from now, with
+// the bounds given.
+func NewMemoryStoreWithBounds(now func() time.Time, maxClaims, maxWindows int) *MemoryStore {
+	return newMemoryStore(now, maxClaims, maxWindows)
 }
 
 // RequireCaptchaWithClock is RequireCaptcha whose operator log reads the

@@ -33,18 +33,32 @@ type Counter interface {
 // more than 1,000 verifications a second over a 15-minute result lifetime.
 const DefaultMemoryStoreClaims = 1 << 20
 
+// DefaultMemoryStoreWindows is how many live counting windows (one per key
+// and window length, see Increment) a MemoryStore holds: one per client for
+// a million clients in one window.
+const DefaultMemoryStoreWindows = 1 << 20
+
 // MemoryStore is a ReplayStore and a Counter in this process's memory, safe
-// for concurrent use. It frees claims as they expire, holds at most
-// DefaultMemoryStoreClaims, about 145 bytes each (BENCHMARKS.md), and at the
-// bound errs rather than forget one. Its zero value is not usable.
+// for concurrent use. Its zero value is not usable; call NewMemoryStore.
+//
+// It frees claims and counting windows as they expire, without walking the
+// live ones, so a call costs the same with ten entries or a million. It holds
+// at most DefaultMemoryStoreClaims unexpired claims (about 145 bytes each)
+// and DefaultMemoryStoreWindows live windows (about 190 bytes each with a
+// 20-byte key; BENCHMARKS.md has both measurements). At either bound it
+// returns an error rather than forget one: a claim is then refused
+// (replay-check-unavailable), and a failover budget counted here admits
+// nothing until windows expire.
 type MemoryStore struct {
-	now       func() time.Time
-	maxClaims int
+	now        func() time.Time
+	maxClaims  int
+	maxWindows int
 
 	mu      sync.Mutex
 	claims  map[string]time.Time // id → expiry
 	expiry  expiryHeap           // the same claims, soonest expiry first
 	windows map[windowKey]window // Counter state
+	ends    endHeap              // the same windows, soonest end first
 }
 
 type windowKey struct { // two window lengths on one key never meet
@@ -52,13 +66,18 @@ type windowKey struct { // two window lengths on one key never meet
 	length time.Duration
 }
 
-type window struct{ index, count int64 } // index: time since the epoch / length
+// window is the count of one key in one window; index is the window's
+// start since the Unix epoch divided by its length.
+type window struct{ index, count int64 }
 
 // NewMemoryStore returns an empty MemoryStore.
-func NewMemoryStore() *MemoryStore { return newMemoryStore(time.Now, DefaultMemoryStoreClaims) }
+func NewMemoryStore() *MemoryStore {
+	return newMemoryStore(time.Now, DefaultMemoryStoreClaims, DefaultMemoryStoreWindows)
+}
 
-func newMemoryStore(now func() time.Time, maxClaims int) *MemoryStore {
-	return &MemoryStore{now: now, maxClaims: maxClaims, claims: map[string]time.Time{}, windows: map[windowKey]window{}}
+func newMemoryStore(now func() time.Time, maxClaims, maxWindows int) *MemoryStore {
+	return &MemoryStore{now: now, maxClaims: maxClaims, maxWindows: maxWindows,
+		claims: map[string]time.Time{}, windows: map[windowKey]window{}}
 }
 
 // Claim records id as used until expires: true the first time, false while
@@ -95,7 +114,8 @@ func (s *MemoryStore) sweep(now time.Time) {
 }
 
 // Increment adds one to the count of key and length in the current window
-// and returns it. length must be positive.
+// and returns it. length must be positive. At DefaultMemoryStoreWindows live
+// windows, a key new to its window is an error.
 func (s *MemoryStore) Increment(_ context.Context, key string, length time.Duration) (int64, error) {
 	if length <= 0 {
 		return 0, fmt.Errorf("trustcaptcha: MemoryStore.Increment: window %v is not positive", length)
@@ -103,21 +123,51 @@ func (s *MemoryStore) Increment(_ context.Context, key string, length time.Durat
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now().UnixNano()
+	s.sweepWindows(now)
 	k := windowKey{key, length}
-	w := s.windows[k]
-	if index := now / int64(length); w.index != index {
-		if len(s.windows) >= 1024 { // counts of past windows: free them
-			for k, old := range s.windows {
-				if old.index != now/int64(k.length) {
-					delete(s.windows, k)
-				}
-			}
+	index := now / int64(length)
+	w, ok := s.windows[k]
+	if !ok || w.index != index { // sweepWindows freed it if it ended
+		if len(s.windows) >= s.maxWindows {
+			return 0, fmt.Errorf("trustcaptcha: MemoryStore holds %d live counting windows, its bound", len(s.windows))
 		}
 		w = window{index: index}
+		heap.Push(&s.ends, windowEnd{k, (index + 1) * int64(length)})
 	}
 	w.count++
 	s.windows[k] = w
 	return w.count, nil
+}
+
+// sweepWindows frees the windows that ended by now (Unix nanoseconds).
+func (s *MemoryStore) sweepWindows(now int64) {
+	for len(s.ends) > 0 && s.ends[0].end <= now {
+		e := heap.Pop(&s.ends).(windowEnd)
+		if w, ok := s.windows[e.key]; ok && (w.index+1)*int64(e.key.length) == e.end {
+			delete(s.windows, e.key)
+		}
+	}
+}
+
+// windowEnd is when a window ends, in Unix nanoseconds.
+type windowEnd struct {
+	key windowKey
+	end int64
+}
+
+// endHeap is a container/heap of windows, soonest end first.
+type endHeap []windowEnd
+
+func (h endHeap) Len() int           { return len(h) }
+func (h endHeap) Less(i, j int) bool { return h[i].end < h[j].end }
+func (h endHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *endHeap) Push(x any)        { *h = append(*h, x.(windowEnd)) }
+func (h *endHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = windowEnd{} // let the key be collected
+	*h = old[:len(old)-1]
+	return e
 }
 
 // expiryHeap is a container/heap of claims, soonest expiry first.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -251,6 +252,71 @@ func TestMemoryStore(t *testing.T) {
 		assert.Equal(t, int64(1), n, "a new window starts at zero")
 		_, err := s.Increment(ctx, "k", 0)
 		assert.Error(t, err)
+	})
+
+	t.Run("at the window bound a new key is an error, never a reset", func(t *testing.T) {
+		t.Parallel()
+		clock := newFakeClock()
+		s := trustcaptcha.NewMemoryStoreWithBounds(clock.Now, 10, 3)
+		for _, k := range []string{"a", "b", "c"} {
+			n, err := s.Increment(ctx, k, time.Hour)
+			require.NoError(t, err)
+			require.Equal(t, int64(1), n)
+		}
+		_, err := s.Increment(ctx, "d", time.Hour)
+		assert.ErrorContains(t, err, "bound")
+		n, err := s.Increment(ctx, "a", time.Hour)
+		require.NoError(t, err)
+		assert.Equal(t, int64(2), n, "a full store still counts its live windows")
+		clock.Advance(time.Hour)
+		for _, k := range []string{"d", "e", "f"} {
+			n, err := s.Increment(ctx, k, time.Hour)
+			require.NoError(t, err, "ended windows make room")
+			assert.Equal(t, int64(1), n)
+		}
+		n, err = s.Increment(ctx, "a", time.Minute)
+		assert.Error(t, err, "another length on a key is another window")
+		assert.Zero(t, n)
+	})
+
+	t.Run("windows of several lengths end on their own", func(t *testing.T) {
+		t.Parallel()
+		clock := newFakeClock()
+		s := trustcaptcha.NewMemoryStoreWithBounds(clock.Now, 10, 2)
+		_, err := s.Increment(ctx, "k", time.Minute)
+		require.NoError(t, err)
+		_, err = s.Increment(ctx, "k", time.Hour)
+		require.NoError(t, err)
+		clock.Advance(time.Minute)
+		n, err := s.Increment(ctx, "k", time.Minute)
+		require.NoError(t, err, "the minute window ended and was freed")
+		assert.Equal(t, int64(1), n)
+		n, err = s.Increment(ctx, "k", time.Hour)
+		require.NoError(t, err)
+		assert.Equal(t, int64(2), n, "the hour window goes on")
+	})
+
+	t.Run("100,000 clients each counted", func(t *testing.T) {
+		t.Parallel()
+		// A per-client failover budget during an outage: one key per address.
+		// The cost per call does not grow with the keys (BenchmarkMemoryStoreIncrement).
+		s := trustcaptcha.NewMemoryStore()
+		start := time.Now()
+		for round := int64(1); round <= 2; round++ {
+			for i := range 100_000 {
+				n, err := s.Increment(ctx, fmt.Sprintf("client:2001:db8::%x", i), time.Hour)
+				if err != nil || n != round {
+					require.NoError(t, err)
+					require.Equal(t, round, n, "key %d", i)
+				}
+			}
+		}
+		// Not a benchmark: a guard against a cost that grows with the keys,
+		// which took about a minute here (each new key walked every window).
+		// This takes about 0.2 s, 2 s under the race detector.
+		took := time.Since(start)
+		t.Logf("200,000 calls on 100,000 keys: %v", took)
+		assert.Less(t, took, 20*time.Second, "the cost of a call grows with the live windows")
 	})
 }
 

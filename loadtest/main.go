@@ -13,8 +13,9 @@
 //     limit, p50/p99 latency, connections per 1,000 verifications, new
 //     connections per in-flight slot per 10,000 verifications after warm-up,
 //     peak goroutines.
-//   - dead: the pooled connections die without a reset while new ones work;
-//     how long until verifications pass again.
+//   - dead: the pooled connections die without a reset while new ones work,
+//     under a closed loop of 16 visitors and under open-loop arrivals of 20
+//     a second; how long until verifications pass again.
 //   - outage: 2,500 requests a second arrive while the API accepts
 //     connections and never answers, then it recovers: peak goroutines,
 //     connections dialled, latency before and after the breaker opens, time
@@ -368,13 +369,17 @@ func throughputRun(h2 bool, inFlight int, kind string) {
 }
 
 // proxy forwards TCP connections to target; kill makes every connection open
-// at that moment dead without a reset (nothing is forwarded any more, in
-// either direction), while new connections work.
+// at that moment dead without a reset, as a load balancer or NAT that forgot
+// it: what either side writes is read and dropped, nothing reaches the other
+// side, and the connection stays open until the client closes it. New
+// connections work. (The proxy holds the dead connections until then: one
+// dropped and collected would be closed by its finalizer, with a reset the
+// client would notice at once.)
 type proxy struct {
 	ln     net.Listener
 	target string
 	mu     sync.Mutex
-	open   []*pipe
+	open   []*pipe // live and dead, until Close
 }
 
 type pipe struct {
@@ -413,20 +418,21 @@ func (p *proxy) accept() {
 	}
 }
 
+// copy forwards src to dst until either fails; once the pipe is dead, it
+// reads src and drops what it reads, until src is closed.
 func (pp *pipe) copy(dst, src net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
-		if pp.dead.Load() {
-			return // swallowed: the peer never hears of it
-		}
-		if n > 0 {
+		if n > 0 && !pp.dead.Load() {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				err = werr
 			}
 		}
 		if err != nil {
-			pp.close()
+			if !pp.dead.Load() || src == pp.a {
+				pp.close() // a dead pipe ends only when the client closes it
+			}
 			return
 		}
 	}
@@ -445,7 +451,6 @@ func (p *proxy) kill() {
 	for _, pp := range p.open {
 		pp.dead.Store(true)
 	}
-	p.open = nil
 }
 
 func (p *proxy) Close() {
@@ -457,19 +462,28 @@ func (p *proxy) Close() {
 	}
 }
 
+// deadConnections kills the pooled connections silently under two shapes of
+// load. In a closed loop of 16 visitors, every request on a dead connection
+// starts within a few milliseconds of the death, so they all time out
+// together and the connection falls idle at once. With open-loop arrivals
+// (200 a second, each on its own), requests keep starting on a dead HTTP/2
+// connection until something closes it, so it never falls idle: only its
+// health check (or a timeout that closes it) lets a new connection be dialled.
 func deadConnections() {
-	fmt.Printf("\n## dead connections (16 in flight; the pooled connections die silently, new ones work)\n\n")
-	fmt.Println("| protocol | client | until verifications pass again | failed meanwhile |")
-	fmt.Println("|---|---|---:|---:|")
+	fmt.Printf("\n## dead connections (the pooled connections die silently, new ones work; default client settings)\n\n")
+	fmt.Println("| protocol | load | client | until verifications pass again | failed meanwhile |")
+	fmt.Println("|---|---|---|---:|---:|")
 	for _, h2 := range []bool{false, true} {
-		for _, kind := range []string{"tuned", "trustcaptcha"} {
-			deadRun(h2, kind)
+		for _, open := range []bool{false, true} {
+			for _, kind := range []string{"tuned", "trustcaptcha"} {
+				deadRun(h2, open, kind)
+			}
 		}
 	}
 }
 
-func deadRun(h2 bool, kind string) {
-	const inFlight, giveUp = 16, 60 * time.Second
+func deadRun(h2, open bool, kind string) {
+	const inFlight, rate, giveUp = 16, 20, 60 * time.Second
 	api := newFakeAPI(h2, *latency)
 	defer api.Close()
 	px := newProxy(api.Listener.Addr().String())
@@ -485,7 +499,7 @@ func deadRun(h2 bool, kind string) {
 	var killedAt atomic.Int64 // unix nanos; 0 before the kill
 	var recovered atomic.Int64
 	var failed atomic.Int64
-	stop := closedLoop(inFlight, v, func(start time.Time, code int) {
+	after := func(start time.Time, code int) {
 		k := killedAt.Load()
 		if k == 0 {
 			return
@@ -495,16 +509,50 @@ func deadRun(h2 bool, kind string) {
 		} else if start.UnixNano() > k {
 			recovered.CompareAndSwap(0, time.Now().UnixNano())
 		}
-	})
+	}
+	load, stop := "closed loop, 16", closedLoop
+	if open {
+		load, stop = fmt.Sprintf("open loop, %d/s", rate), func(_ int, v *visitor, after func(time.Time, int)) func() {
+			return openLoop(rate, v, after)
+		}
+	}
+	stopLoad := stop(inFlight, v, after)
 	time.Sleep(time.Second)
 	killedAt.Store(time.Now().UnixNano())
 	px.kill()
 	took := await(&recovered, killedAt.Load(), giveUp, 100*time.Millisecond, " (not recovered)")
 	api.CloseClientConnections()
-	stop() // requests still on dead connections end with the client's timeout
+	stopLoad() // requests still on dead connections end with the client's timeout
 
 	proto := protoName(h2)
-	fmt.Printf("| %s | %s | %s | %d |\n", proto, kind, took, failed.Load())
+	fmt.Printf("| %s | %s | %s | %s | %d |\n", proto, load, kind, took, failed.Load())
+}
+
+// openLoop posts rate forms a second, each in a goroutine of its own whatever
+// the others do, each answer reported to after, until stop is called; stop
+// waits for the posts under way.
+func openLoop(rate int, v *visitor, after func(start time.Time, code int)) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(time.Second / time.Duration(rate))
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			wg.Go(func() {
+				start := time.Now()
+				after(start, v.post())
+			})
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 func outage() {

@@ -48,6 +48,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/captchakit/trustcaptcha"
 )
@@ -70,10 +71,14 @@ type Options struct {
 	// trustcaptchatest server's URL in tests, a proxy or a self-hosted API.
 	// Empty means the widget's default, trustcaptcha.DefaultAPIHost.
 	APIURL string
-	// ScriptURL is where the widget's module is loaded from: an absolute URL,
-	// or a path on your own host (such as "/static/trustcaptcha/
-	// frontendlibrary.esm.js") to self-host the files of the npm package
-	// @trustcomponent/trustcaptcha-frontend. Empty means DefaultScriptURL.
+	// ScriptURL is where the widget's module is loaded from: an absolute
+	// https URL with a plain host name, or a path on your own site (such as
+	// "/static/trustcaptcha/frontendlibrary.esm.js") to self-host the files
+	// of the npm package @trustcomponent/trustcaptcha-frontend. A path starts
+	// with one "/" that is not followed by another "/" or a "\", and neither
+	// holds a "\", a control character or white space: a browser reads "\"
+	// as "/" and drops tabs and newlines, so such a value could load a script
+	// from another host with the page's nonce. Empty means DefaultScriptURL.
 	ScriptURL string
 	// Language is the widget's language (attribute language, such as "en"
 	// or "de"). Empty means the widget's default (the browser's language).
@@ -108,8 +113,10 @@ type Widget struct {
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // New validates o and returns the Widget. The site key must be a UUID;
-// APIURL an absolute http(s) URL; ScriptURL an absolute http(s) URL or a
-// path starting with "/"; TokenField printable, without spaces or quotes.
+// APIURL an absolute http(s) URL; ScriptURL an absolute https URL with a
+// plain host or a path on the site (see Options.ScriptURL); TokenField
+// printable, without spaces or quotes. The error says which option is wrong
+// and why.
 func New(o Options) (*Widget, error) {
 	if !uuidRE.MatchString(o.SiteKey) {
 		return nil, errors.New("widget: Options.SiteKey must be the site key from the dashboard, a UUID")
@@ -125,14 +132,14 @@ func New(o Options) (*Widget, error) {
 	}
 	w := &Widget{o: o}
 	var err error
-	if _, err = origin(o.ScriptURL, true); err != nil {
-		return nil, fmt.Errorf("widget: Options.ScriptURL: %w", err)
+	if err = checkScriptURL(o.ScriptURL); err != nil {
+		return nil, fmt.Errorf("widget: Options.ScriptURL %q: %w", o.ScriptURL, err)
 	}
 	api := o.APIURL
 	if api == "" {
 		api = trustcaptcha.DefaultAPIHost
 	}
-	if w.apiOrigin, err = origin(api, false); err != nil {
+	if w.apiOrigin, err = origin(api); err != nil {
 		return nil, fmt.Errorf("widget: Options.APIURL: %w", err)
 	}
 	w.script = html.EscapeString(o.ScriptURL)
@@ -140,12 +147,34 @@ func New(o Options) (*Widget, error) {
 	return w, nil
 }
 
-// origin returns u's scheme://host, or "'self'" for a path when paths are
-// allowed; an error for anything else.
-func origin(u string, pathOK bool) (string, error) {
-	if pathOK && strings.HasPrefix(u, "/") && !strings.HasPrefix(u, "//") {
-		return "'self'", nil
+// checkScriptURL accepts an absolute https URL with a plain host, or a path
+// on the site, and says why anything else is refused.
+func checkScriptURL(u string) error {
+	if strings.ContainsFunc(u, func(r rune) bool { return r == '\\' || unicode.IsControl(r) || unicode.IsSpace(r) }) {
+		return errors.New("holds a backslash, a control character or white space, which a browser reads differently")
 	}
+	if rest, ok := strings.CutPrefix(u, "/"); ok {
+		if strings.HasPrefix(rest, "/") {
+			return errors.New(`starts with "//", which a browser reads as another host; a path on the site starts with one "/"`)
+		}
+		return nil
+	}
+	if len(u) < len("https://") || !strings.EqualFold(u[:len("https://")], "https://") {
+		return errors.New(`is neither an absolute https URL nor a path on the site starting with one "/"`)
+	}
+	if p, err := url.Parse(u); err != nil || p.User != nil || !plainHost.MatchString(p.Host) {
+		return errors.New("does not name its host plainly: want https://host.example/… without user info")
+	}
+	return nil
+}
+
+// plainHost is a host name of letters, digits, dots and hyphens, with an
+// optional port.
+var plainHost = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$`)
+
+// origin returns u's scheme://host, or an error when u is not an absolute
+// http(s) URL.
+func origin(u string) (string, error) {
 	p, err := url.Parse(u)
 	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || p.User != nil {
 		return "", fmt.Errorf("%q is not an absolute http(s) URL", u)

@@ -3,6 +3,7 @@ package widget_test
 import (
 	"bytes"
 	"flag"
+	"html"
 	"html/template"
 	"net/http"
 	"net/http/httptest"
@@ -117,17 +118,51 @@ func TestHTMLTemplate(t *testing.T) {
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
-	for _, o := range []widget.Options{
-		{},
-		{SiteKey: "not-a-uuid"},
-		{SiteKey: siteKey, TokenField: `tc" x="y`},
-		{SiteKey: siteKey, APIURL: "javascript:alert(1)"},
-		{SiteKey: siteKey, APIURL: "//api.example"},
-		{SiteKey: siteKey, ScriptURL: "data:text/javascript,alert(1)"},
-		{SiteKey: siteKey, ScriptURL: "//cdn.example/w.js"},
+	for _, tc := range []struct {
+		name string
+		o    widget.Options
+		want string // in the error
+	}{
+		{"no site key", widget.Options{}, "SiteKey"},
+		{"site key not a UUID", widget.Options{SiteKey: "not-a-uuid"}, "SiteKey"},
+		{"token field with a quote", widget.Options{SiteKey: siteKey, TokenField: `tc" x="y`}, "TokenField"},
+		{"API URL javascript:", widget.Options{SiteKey: siteKey, APIURL: "javascript:alert(1)"}, "APIURL"},
+		{"API URL without scheme", widget.Options{SiteKey: siteKey, APIURL: "//api.example"}, "APIURL"},
+		{"script data: URL", widget.Options{SiteKey: siteKey, ScriptURL: "data:text/javascript,alert(1)"}, "neither an absolute https URL"},
+		{"script http URL", widget.Options{SiteKey: siteKey, ScriptURL: "http://cdn.example/w.js"}, "neither an absolute https URL"},
+		{"script relative path", widget.Options{SiteKey: siteKey, ScriptURL: "static/w.js"}, "neither an absolute https URL"},
+		{"script //host", widget.Options{SiteKey: siteKey, ScriptURL: "//evil.example/x.js"}, `starts with "//"`},
+		{"script /\\host", widget.Options{SiteKey: siteKey, ScriptURL: `/\evil.example/x.js`}, "backslash"},
+		{"script /\\\\host", widget.Options{SiteKey: siteKey, ScriptURL: `/\\evil.example/x.js`}, "backslash"},
+		{"script / tab /host", widget.Options{SiteKey: siteKey, ScriptURL: "/\t/evil.example/x.js"}, "white space"},
+		{"script / LF /host", widget.Options{SiteKey: siteKey, ScriptURL: "/\n/evil.example/x.js"}, "white space"},
+		{"script / CRLF /host", widget.Options{SiteKey: siteKey, ScriptURL: "/\r\n/evil.example/x.js"}, "white space"},
+		{"script path with a space", widget.Options{SiteKey: siteKey, ScriptURL: "/static/ w.js"}, "white space"},
+		{"script https with user info", widget.Options{SiteKey: siteKey, ScriptURL: "https://cdn.example@evil.example/x.js"}, "plainly"},
+		{"script https with a backslash host", widget.Options{SiteKey: siteKey, ScriptURL: `https://evil.example\@cdn.example/x.js`}, "backslash"},
+		{"script https with an escaped host", widget.Options{SiteKey: siteKey, ScriptURL: "https://evil%2eexample/x.js"}, "plainly"},
 	} {
-		_, err := widget.New(o)
-		assert.Error(t, err, "%+v", o)
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := widget.New(tc.o)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// TestScriptURLRenderedAsGiven: a path on the site or an https URL with a
+// plain host is rendered as given, escaped.
+func TestScriptURLRenderedAsGiven(t *testing.T) {
+	for _, u := range []string{
+		"/static/trustcaptcha/frontendlibrary.esm.js",
+		"/w.js?v=1&x=2",
+		"https://cdn.example/w.js",
+		"https://cdn.example:8443/npm/w.js?a=1&b=2",
+		widget.DefaultScriptURL,
+	} {
+		w, err := widget.New(widget.Options{SiteKey: siteKey, ScriptURL: u})
+		require.NoError(t, err, u)
+		assert.Contains(t, string(w.Page().Head), ` src="`+html.EscapeString(u)+`"`, u)
 	}
 }
 
