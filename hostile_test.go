@@ -135,7 +135,7 @@ func hostileCatalog() []hostile {
 		{name: "OPTIONS", want: bad},
 		{name: "PUT form without token", want: bad},
 		{name: "60 KiB junk header", want: bad},
-		{name: "500 headers", want: bad},
+		{name: "500 headers", want: []int{400, 431}}, // Go 1.27 answers 431 itself, before any handler
 		{name: "two different token headers", want: bad},
 		{name: "blank token header and no body", want: bad},
 		{name: "urlencoded with a bad escape", want: bad},

@@ -205,8 +205,8 @@ func RequireCaptcha(opts Options) func(http.Handler) http.Handler {
 }
 
 func newMiddleware(o Options) *middleware {
-	if v, ok := o.Verifier.(VerifierFunc); o.Verifier == nil || ok && v == nil {
-		panic("trustcaptcha: Options.Verifier is nil; pass a *Client from NewClient or a VerifierFunc")
+	if isNil(o.Verifier) {
+		panic("trustcaptcha: Options.Verifier is nil; pass a *Client from NewClient (check its error) or a VerifierFunc")
 	}
 	if math.IsNaN(o.Threshold) || o.Threshold < 0 || o.Threshold > 1 {
 		panic(fmt.Sprintf("trustcaptcha: Options.Threshold %v is outside [0, 1]", o.Threshold))
@@ -242,6 +242,19 @@ func newMiddleware(o Options) *middleware {
 		}
 	}
 	return m
+}
+
+// isNil reports whether v is nil or holds a nil pointer, func, map, channel
+// or slice: a nil *Client from an ignored NewClient error among them.
+func isNil(v Verifier) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }
 
 func normalizeOrigin(s string) string {

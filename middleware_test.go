@@ -26,6 +26,8 @@ func TestRequireCaptchaPanicsOnWiringMistakes(t *testing.T) {
 	}{
 		"nil verifier":          {trustcaptcha.Options{}, "Options.Verifier"},
 		"nil VerifierFunc":      {trustcaptcha.Options{Verifier: trustcaptcha.VerifierFunc(nil)}, "Options.Verifier"},
+		"nil *Client":           {trustcaptcha.Options{Verifier: nilClient()}, "Options.Verifier"},
+		"nil *stub":             {trustcaptcha.Options{Verifier: (*stub)(nil)}, "Options.Verifier"},
 		"NaN threshold":         {trustcaptcha.Options{Verifier: v, Threshold: math.NaN()}, "Options.Threshold"},
 		"negative threshold":    {trustcaptcha.Options{Verifier: v, Threshold: -0.1}, "Options.Threshold"},
 		"threshold above one":   {trustcaptcha.Options{Verifier: v, Threshold: 1.5}, "Options.Threshold"},
@@ -55,6 +57,12 @@ func TestRequireCaptchaPanicsOnWiringMistakes(t *testing.T) {
 			},
 		)
 	})
+}
+
+// nilClient is what an ignored NewClient error leaves.
+func nilClient() *trustcaptcha.Client {
+	c, _ := trustcaptcha.NewClient("")
+	return c
 }
 
 func TestSkip(t *testing.T) {

@@ -164,6 +164,13 @@ func parseConfigTo(args []string, usage io.Writer) (config, error) {
 			return cfg, errors.New("-widget real: the widget's files were not found; run `go test ./example/...` once " +
 				"(it installs them into e2e/node_modules with npm) or set -widget-dir")
 		}
+		if cfg.WidgetDir != "" {
+			js := filepath.Join(cfg.WidgetDir, "frontendlibrary.esm.js")
+			if _, err := os.Stat(js); err != nil {
+				return cfg, fmt.Errorf("-widget-dir %s: no frontendlibrary.esm.js there (%v); point it at the "+
+					"dist/frontendlibrary folder of the npm package @trustcomponent/trustcaptcha-frontend", cfg.WidgetDir, err)
+			}
+		}
 	default:
 		return cfg, fmt.Errorf("-widget %q: want demo or real", cfg.Widget)
 	}

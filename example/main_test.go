@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -79,6 +80,9 @@ func TestExampleFlags(t *testing.T) {
 
 	_, err = parseConfig([]string{"-widget", "nonsense"})
 	assert.ErrorContains(t, err, "want demo or real")
+	missing := filepath.Join(t.TempDir(), "no-widget-here")
+	_, err = parseConfig([]string{"-widget", "real", "-widget-dir", missing})
+	assert.ErrorContains(t, err, missing, "a widget folder without the widget fails at start, naming it")
 	var usage strings.Builder
 	_, err = parseConfigTo([]string{"-h"}, &usage)
 	assert.ErrorIs(t, err, flag.ErrHelp, "-h prints the usage; main exits 0 on it")
