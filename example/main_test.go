@@ -190,10 +190,10 @@ func TestExampleMetrics(t *testing.T) {
 	require.Equal(t, 200, resp.StatusCode)
 	scrape := string(b)
 	for _, want := range []string{
-		`trustcaptcha_decisions_total{http_route="/contact",trustcaptcha_admitted="true",trustcaptcha_failover="false",trustcaptcha_reason="passed"} 1`,
-		`trustcaptcha_decisions_total{http_route="/contact",trustcaptcha_admitted="false",trustcaptcha_failover="false",trustcaptcha_reason="score-too-high"} 1`,
+		`trustcaptcha_decisions_total{http_route="/contact",trustcaptcha_admitted="true",trustcaptcha_failover="false",trustcaptcha_gateway_failover="false",trustcaptcha_reason="passed"} 1`,
+		`trustcaptcha_decisions_total{http_route="/contact",trustcaptcha_admitted="false",trustcaptcha_failover="false",trustcaptcha_gateway_failover="false",trustcaptcha_reason="score-too-high"} 1`,
 		`trustcaptcha_decisions_total{http_route="/contact",trustcaptcha_admitted="true",trustcaptcha_failover="true",trustcaptcha_reason="server-unreachable"} 1`,
-		`trustcaptcha_decision_duration_seconds_count{http_route="/contact",trustcaptcha_admitted="true",trustcaptcha_failover="false",trustcaptcha_reason="passed"} 1`,
+		`trustcaptcha_decision_duration_seconds_count{http_route="/contact",trustcaptcha_admitted="true",trustcaptcha_failover="false",trustcaptcha_gateway_failover="false",trustcaptcha_reason="passed"} 1`,
 		"trustcaptcha_client_in_flight 0",
 		"trustcaptcha_client_breaker_open 0",
 	} {
