@@ -22,6 +22,9 @@
 // reason codes of rejections; FailoverPolicy for API outages; Client for the
 // API client; MemoryStore and package redisstore for single use across a
 // fleet; package widget to render the widget with its Content-Security-Policy;
-// package trustcaptchatest for a fake API that needs no account or network;
-// module otelcaptcha for OpenTelemetry metrics and traces.
+// package trustcaptchatest for a fake API that needs no account or network,
+// and command trustcaptcha-fake (go run
+// github.com/captchakit/trustcaptcha/cmd/trustcaptcha-fake@latest) for the
+// same fake as a process, for end-to-end tests in any language; module
+// gincaptcha for Gin; module otelcaptcha for OpenTelemetry metrics and traces.
 package trustcaptcha

@@ -27,6 +27,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/captchakit/trustcaptcha/internal/fakecmd"
+	"github.com/captchakit/trustcaptcha/trustcaptchatest"
 )
 
 func inCI() bool { return os.Getenv("CI") != "" && os.Getenv("CI") != "false" }
@@ -260,6 +263,26 @@ func TestBrowserRealWidget(t *testing.T) {
 		solved = solved || (r.Method == http.MethodPost && strings.HasSuffix(r.Path, "/challenges"))
 	}
 	assert.True(t, created && solved, "the widget did not go through the fake's endpoints")
+}
+
+// The real widget against the fake API run as a command, as another stack's
+// end-to-end suite runs it: the example server in live mode with the
+// command's keys and URL as its API host, which is also the widget's api-url.
+func TestBrowserRealWidgetAgainstTheCommand(t *testing.T) {
+	dir := widgetDir(t)
+	ctx := browser(t)
+	fake := fakecmd.Start(t, fakecmd.Build(t))
+	page, _ := serve(t, config{APIKey: trustcaptchatest.DefaultAPIKey, SiteKey: trustcaptchatest.DefaultSiteKey,
+		APIHost: fake.URL, WidgetDir: dir})
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page), widgetReady()))
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#name`)), tokenFilled()))
+	shot(t, ctx, "1-solved")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#send`))))
+	assert.Contains(t, text(t, ctx, `#result`), "Thanks, Ada! Your message was accepted (bot score 0.10)")
+	shot(t, ctx, "2-accepted")
+	for _, line := range []string{"POST /v2/verifications 200", "/challenges 201", "/results 200"} {
+		fake.WaitStdout(t, line, 10*time.Second) // the command logged the widget's calls and the server's
+	}
 }
 
 func TestBrowserRealWidgetFailoverToken(t *testing.T) {

@@ -33,9 +33,12 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,6 +71,11 @@ const (
 	// often: 429.
 	RetrievalLimitVerificationID = "00000000-0000-0000-0000-000000000004"
 
+	// MaxVerifications is how many verifications a Server remembers besides
+	// the reserved ones: past it, each new one makes it forget the oldest,
+	// whose token then answers 404.
+	MaxVerifications = 100_000
+
 	// fallbackCaptchaID is the captchaId of results when the site key is not
 	// a UUID: the real API always sends one, and the Python SDK needs it.
 	fallbackCaptchaID = "6f1a7c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5c"
@@ -96,12 +104,15 @@ type Server struct {
 	difficulty int
 	tasks      int
 	limit      int
+	listener   net.Listener // from WithListener; nil for a port of 127.0.0.1
+	log        io.Writer    // from WithLog; nil for none
 	closed     chan struct{}
 	closeOnce  sync.Once
 	conns      atomic.Int64
 
 	mu       sync.Mutex
 	entries  map[string]*entry
+	order    []string // the IDs of entries, oldest first, reserved ones left out
 	requests []Request
 	down     int
 	widget   trustcaptcha.Result
@@ -140,6 +151,15 @@ func WithDifficulty(bits int) Option { return func(s *Server) { s.difficulty = b
 // times. Zero (the default) means no limit.
 func WithRetrievalLimit(n int) Option { return func(s *Server) { s.limit = n } }
 
+// WithListener makes the Server serve on ln, such as a listener on a fixed
+// port, instead of a free port of 127.0.0.1 (the default). Close closes ln.
+func WithListener(ln net.Listener) Option { return func(s *Server) { s.listener = ln } }
+
+// WithLog makes the Server write one line to w for each request it answers:
+// the time, method, path, status and duration. It never writes a header, so
+// no key. Nil (the default) logs nothing.
+func WithLog(w io.Writer) Option { return func(s *Server) { s.log = w } }
+
 // NewServer starts a fake TrustCaptcha API on 127.0.0.1.
 func NewServer(opts ...Option) *Server {
 	s := &Server{
@@ -166,7 +186,12 @@ func NewServer(opts ...Option) *Server {
 	mux.HandleFunc("GET /v2/verifications/{id}/results", s.serveResult)
 	mux.HandleFunc("POST /v2/verifications", s.serveCreate)
 	mux.HandleFunc("POST /v2/verifications/{id}/challenges", s.serveChallenge)
-	s.srv = httptest.NewUnstartedServer(s.record(cors(mux)))
+	s.control(mux)
+	s.srv = httptest.NewUnstartedServer(s.logRequests(s.record(cors(mux))))
+	if s.listener != nil {
+		s.srv.Listener.Close()
+		s.srv.Listener = s.listener
+	}
 	s.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
 		if st == http.StateNew {
 			s.conns.Add(1)
@@ -209,8 +234,22 @@ func (s *Server) Add(res trustcaptcha.Result) string {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.entries[strings.ToLower(res.VerificationID)] = &entry{finished: true, result: s.fill(res, time.Now().UTC())}
+	s.remember(strings.ToLower(res.VerificationID), &entry{finished: true, result: s.fill(res, time.Now().UTC())})
 	return trustcaptcha.Token{VerificationID: res.VerificationID}.Encode()
+}
+
+// remember stores e under id, forgetting the oldest verification past
+// MaxVerifications. The caller holds s.mu.
+func (s *Server) remember(id string, e *entry) {
+	if _, known := s.entries[id]; !known && !reserved[id] {
+		s.order = append(s.order, id)
+		if len(s.order) > MaxVerifications {
+			delete(s.entries, s.order[0])
+			s.order[0] = ""
+			s.order = s.order[1:]
+		}
+	}
+	s.entries[id] = e
 }
 
 func (s *Server) fill(res trustcaptcha.Result, now time.Time) trustcaptcha.Result {
@@ -232,11 +271,13 @@ func (s *Server) fill(res trustcaptcha.Result, now time.Time) trustcaptcha.Resul
 // captchaID is the captchaId of the results the Server makes: its site key,
 // which is a UUID unless WithSiteKey set another.
 func (s *Server) captchaID() string {
-	if _, err := trustcaptcha.ParseToken(Token(s.siteKey)); err == nil {
+	if uuidRE.MatchString(s.siteKey) {
 		return strings.ToLower(s.siteKey)
 	}
 	return fallbackCaptchaID
 }
+
+var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // Human registers a passed verification with bot score 0.1 and returns its token.
 func (s *Server) Human() string {
@@ -313,7 +354,7 @@ func (s *Server) with(token string, f func(*entry)) {
 	e, ok := s.entries[t.VerificationID]
 	if !ok {
 		e = &entry{finished: true, result: s.fill(trustcaptcha.Result{VerificationID: t.VerificationID}, time.Now().UTC())}
-		s.entries[t.VerificationID] = e
+		s.remember(t.VerificationID, e)
 	}
 	f(e)
 }
@@ -385,6 +426,46 @@ func cors(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// logRequests writes a line per request to s.log (see WithLog).
+func (s *Server) logRequests(h http.Handler) http.Handler {
+	if s.log == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		status := "no answer" // a hanging or dropped answer panics with http.ErrAbortHandler
+		defer func() {
+			if sw.status != 0 {
+				status = strconv.Itoa(sw.status)
+			}
+			fmt.Fprintf(s.log, "%s %s %s %s %v\n", start.Format("15:04:05.000"), r.Method, r.URL.Path, status,
+				time.Since(start).Round(100*time.Microsecond))
+		}()
+		h.ServeHTTP(sw, r)
+	})
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -387,4 +388,64 @@ func TestEveryResultHasAUUIDCaptchaID(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestServerForgetsTheOldestPastItsBound: a long-running fake (the command
+// in a team's test environment) holds at most MaxVerifications; the oldest
+// is forgotten first, the SDKs' fixed IDs never.
+func TestServerForgetsTheOldestPastItsBound(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	c := api.Client()
+	first := api.Human()
+	for range trustcaptchatest.MaxVerifications - 1 {
+		api.Human()
+	}
+	_, err := c.Verify(context.Background(), first)
+	require.NoError(t, err, "at the bound, every verification is remembered")
+	last := api.Human()
+	_, err = c.Verify(context.Background(), first)
+	assert.ErrorIs(t, err, trustcaptcha.ErrVerificationNotFound, "past it, the oldest is forgotten")
+	_, err = c.Verify(context.Background(), last)
+	assert.NoError(t, err)
+	_, err = c.Verify(context.Background(), trustcaptchatest.Token(trustcaptchatest.PassingVerificationID))
+	assert.NoError(t, err, "the fixed IDs stay")
+}
+
+// TestServerOnAListenerWithALog: WithListener serves where the caller
+// listens; WithLog writes one line per request, without its headers.
+func TestServerOnAListenerWithALog(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var log syncBuffer
+	api := trustcaptchatest.NewServer(trustcaptchatest.WithListener(ln), trustcaptchatest.WithLog(&log))
+	assert.Equal(t, "http://"+ln.Addr().String(), api.URL)
+	tok := api.Human()
+	res, err := api.Client().Verify(context.Background(), tok)
+	require.NoError(t, err)
+	api.Close() // the log line is written when the answer is: after Close, it is there
+	lines := strings.Split(strings.TrimSpace(log.String()), "\n")
+	require.Len(t, lines, 1)
+	assert.Regexp(t, `^\d\d:\d\d:\d\d\.\d{3} GET /v2/verifications/`+res.VerificationID+`/results 200 \S+$`, lines[0])
+	assert.NotContains(t, log.String(), api.APIKey())
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

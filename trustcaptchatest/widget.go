@@ -54,7 +54,7 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request) {
 		res.IPAddress = host
 	}
 	res.VerificationStartedAt = time.Now().UTC()
-	s.entries[id] = &entry{result: res, tasks: tasks}
+	s.remember(id, &entry{result: res, tasks: tasks})
 	difficulty := s.difficulty
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"challenge": map[string]any{
