@@ -6,6 +6,7 @@ package main
 // Screenshots of each step go to $TMPDIR/trustcaptcha-e2e/.
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -30,6 +31,7 @@ import (
 
 	"github.com/captchakit/trustcaptcha/internal/fakecmd"
 	"github.com/captchakit/trustcaptcha/trustcaptchatest"
+	"github.com/captchakit/trustcaptcha/widget"
 )
 
 func inCI() bool { return os.Getenv("CI") != "" && os.Getenv("CI") != "false" }
@@ -58,7 +60,8 @@ func chromiumPath(t *testing.T) string {
 }
 
 // browser starts a headless Chromium that resolves every host to 127.0.0.1.
-func browser(t *testing.T) context.Context {
+// extra adds flags (a mapping rule comes before the catch-all one).
+func browser(t *testing.T, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath(t)),
@@ -71,6 +74,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1000, 900),
 	}
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
@@ -89,7 +93,9 @@ var screenshotDir = sync.OnceValue(func() string {
 // page is being laid out anew) is logged, not failed.
 func shot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second) // during a navigation it may never come
+	defer cancel()
+	buf, err := chromedp.Run(sctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Logf("screenshot %s not taken: %v", name, err)
 		return
@@ -150,6 +156,23 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 		}
 		if ctx.Err() != nil || time.Now().After(deadline) {
 			require.NoError(t, err, "waiting for the text of %s", sel)
+		}
+	}
+}
+
+// waitFor waits until the JavaScript expression cond is true on the current
+// page, starting over when a navigation replaces the document meanwhile.
+func waitFor(t *testing.T, ctx context.Context, cond string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingTimeout(time.Until(deadline))))
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+			require.NoError(t, err, "waiting for %s; the page reads:\n%s", cond, body)
 		}
 	}
 }
@@ -283,6 +306,69 @@ func TestBrowserRealWidgetAgainstTheCommand(t *testing.T) {
 	for _, line := range []string{"POST /v2/verifications 200", "/challenges 201", "/results 200"} {
 		fake.WaitStdout(t, line, 10*time.Second) // the command logged the widget's calls and the server's
 	}
+}
+
+// The README's complete program, built from the README, run as a user runs
+// it (the keys and API host in its environment), against the fake API as a
+// command; the widget's script comes from its CDN address, which the browser
+// resolves to a local server holding the npm package. The real widget solves
+// and the form passes.
+func TestBrowserREADMEProgram(t *testing.T) {
+	dir := widgetDir(t)
+	fake := fakecmd.Start(t, fakecmd.Build(t))
+	bin := buildPageProgram(t)
+
+	// The CDN: https://cdn.jsdelivr.net/npm/@trustcomponent/trustcaptcha-frontend@3.0.2/… from e2e/node_modules.
+	pkg := filepath.Join(dir, "..", "..")
+	prefix := "/npm/@trustcomponent/trustcaptcha-frontend@3.0.2/"
+	require.True(t, strings.Contains(widget.DefaultScriptURL, "cdn.jsdelivr.net"+prefix), widget.DefaultScriptURL)
+	cdn := httptest.NewTLSServer(http.StripPrefix(prefix, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*") // module scripts load in CORS mode
+		http.FileServer(http.Dir(pkg)).ServeHTTP(w, r)
+	})))
+	t.Cleanup(cdn.Close)
+	_, cdnPort, _ := net.SplitHostPort(cdn.Listener.Addr().String())
+	ctx := browser(t,
+		chromedp.Flag("host-resolver-rules", "MAP cdn.jsdelivr.net:443 127.0.0.1:"+cdnPort+", MAP * 127.0.0.1"),
+		chromedp.Flag("ignore-certificate-errors", true)) // the local CDN's certificate
+
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "ADDR=127.0.0.1:0", "TRUSTCAPTCHA_API_HOST="+fake.URL,
+		"TRUSTCAPTCHA_API_KEY="+trustcaptchatest.DefaultAPIKey, "TRUSTCAPTCHA_SITE_KEY="+trustcaptchatest.DefaultSiteKey)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	serving, read := make(chan string, 1), make(chan struct{})
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-read; _ = cmd.Wait() })
+	go func() { // the program logs "serving http://127.0.0.1:PORT/contact" once it listens
+		defer close(read)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := regexp.MustCompile(`serving http://127\.0\.0\.1:(\d+)/contact`).FindStringSubmatch(sc.Text()); m != nil {
+				serving <- m[1]
+			}
+			t.Log("README program: " + sc.Text())
+		}
+	}()
+	var port string
+	select {
+	case port = <-serving:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the README's program did not start serving within 30 s")
+	}
+	page := "http://localhost:" + port + "/contact" // localhost: a secure context, which the proof-of-work needs
+
+	violations := cspViolations(t, ctx)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page), widgetReady()))
+	require.NoError(t, chromedp.Do(ctx, chromedp.SendKeys(`input[name="name"]`, "Ada"),
+		chromedp.Poll[chromedp.Void](`!!(document.querySelector('form [name="tc-verification-token"]') || {}).value`,
+			chromedp.WithPollingTimeout(45*time.Second))))
+	shot(t, ctx, "1-solved")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form button`))))
+	waitFor(t, ctx, `document.body.innerText.includes("Thanks, Ada! (bot score 0.10)")`)
+	shot(t, ctx, "2-accepted")
+	assert.Empty(t, drain(violations), "the page's policy let the widget work")
+	fake.WaitStdout(t, "/challenges 201", 10*time.Second) // the widget solved against the command
 }
 
 func TestBrowserRealWidgetFailoverToken(t *testing.T) {
