@@ -36,10 +36,29 @@ const (
 	maxDrainBytes          = 4 << 10  // of another answer, so its connection is reused
 )
 
-// Client asks the TrustCaptcha API for verification results: a Verifier, safe
-// for concurrent use (make one and share it). The API host is fixed when it
-// is made, never taken from a token; the key goes only there, never through
-// a redirect; every call is bounded by the timeout and the in-flight limit.
+// Client asks the TrustCaptcha API for verification results. It is a
+// Verifier, safe for concurrent use: make one and share it. The zero value
+// is not usable; call NewClient.
+//
+// Every call is bounded: 3 s to connect, 5 s in all (WithConnectTimeout,
+// WithTimeout), and at most 512 verifications wait on the API at once
+// (WithMaxInFlight). After 5 consecutive failures to reach the API, its
+// outage breaker answers ErrBreakerOpen at once, so the FailoverPolicy
+// decides without waiting for timeouts; one probe at a time then goes to the
+// API, the first after 500 ms, each failed one doubling the wait up to 10 s
+// (WithBreaker). An outage of D seconds so costs about D + 1 s.
+//
+// It speaks the protocol of the official TrustCaptcha SDKs (version 3), with
+// these differences, all on purpose:
+//   - The API host is fixed when the Client is made and never taken from a
+//     token, so the key goes to no other host; no redirect is followed with
+//     it.
+//   - A 5xx answer is an outage (ErrServerUnreachable), for the
+//     FailoverPolicy to decide; the SDKs raise a generic error.
+//   - A token is decoded strictly (standard base64 with padding, nothing
+//     after the JSON), so one token has one spelling; the SDKs accept some
+//     others.
+//   - The key is never read from the environment: pass it to NewClient.
 type Client struct {
 	base                 string // scheme://host[/prefix], no trailing slash
 	hc                   *http.Client
@@ -300,9 +319,11 @@ func (c *Client) Stats() ClientStats {
 }
 
 // Verify asks the API once for the result of the verification named by
-// token (ErrTokenInvalid, with no request, for a malformed token). It returns
-// the result whatever it says, or an error wrapping the answer's sentinel, or
-// ctx.Err() when ctx ended first; error text never holds the key or token.
+// token. It returns the result whatever it says (passed or not), or an error
+// that wraps the cause's sentinel: ErrTokenInvalid, with no request, for a
+// malformed token; the sentinel of the API's answer; ErrServerUnreachable
+// without one. When ctx ends first, the error wraps ctx.Err() and no
+// sentinel. An error's text never holds the key or the token.
 func (c *Client) Verify(ctx context.Context, token string) (*Result, error) {
 	tok, err := ParseToken(token)
 	if err != nil {
@@ -406,12 +427,12 @@ func (c *Client) handle(ctx context.Context, resp *http.Response, tok Token) (*R
 	default:
 		return nil, outcomeSuccess, fmt.Errorf("%w (HTTP %d)", ErrUnexpectedResponse, code)
 	}
-	body, err := readCapped(resp.Body, maxResultBytes, resp.ContentLength)
-	if errors.Is(err, errTooLong) {
-		return nil, outcomeSuccess, fmt.Errorf("%w: result larger than %d bytes", ErrUnexpectedResponse, maxResultBytes)
-	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResultBytes+1))
 	if err != nil {
 		return nil, outcomeBroken, fmt.Errorf("%w: reading the result: %w", ErrServerUnreachable, transportCause(err, ctx, c.timeout))
+	}
+	if len(body) > maxResultBytes {
+		return nil, outcomeSuccess, fmt.Errorf("%w: result larger than %d bytes", ErrUnexpectedResponse, maxResultBytes)
 	}
 	var res Result
 	if err := res.UnmarshalJSON(body); err != nil {

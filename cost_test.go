@@ -255,13 +255,14 @@ func partsForm(n int, value string, extraHeaders int) []byte {
 func TestMultipartPartLimits(t *testing.T) {
 	t.Parallel()
 	big := strings.Repeat("v", 2000) // parts large enough that only the counts bind
-	huge := strings.Repeat("v", 8000)
+	huge := strings.Repeat("v", 16000)
 	cases := []struct {
 		name string
 		body []byte
 		want int
 	}{
 		{"40 short fields", partsForm(40, "some value", 0), http.StatusNoContent},
+		{"50 short fields (the cost rule: send the token in the header)", partsForm(50, "some value", 0), http.StatusRequestEntityTooLarge},
 		{"999 fields of 2 KB (1,000 parts with the token)", partsForm(999, big, 0), http.StatusNoContent},
 		{"1,000 fields of 2 KB (1,001 parts)", partsForm(1000, big, 0), http.StatusRequestEntityTooLarge},
 		{"100 parts, 99 header lines each (9,900 + 101)", partsForm(100, huge, 98), http.StatusNoContent},

@@ -6,7 +6,10 @@ import (
 	"net/http"
 )
 
-// Sentinel errors: every rejection wraps one (match it with errors.Is). Each
+// Sentinel errors, matched with errors.Is whatever wraps them. A rejection's
+// error wraps the sentinel of its cause, but for a request whose client went
+// away (it wraps context.Canceled or context.DeadlineExceeded) and a custom
+// Verifier's error that wraps none (reason "unknown"). Each sentinel's doc
 // names its reason code; "hidden" ones read captcha-unavailable to clients,
 // and "operator" ones are also logged as errors (see Options.Logger).
 var (
@@ -82,46 +85,48 @@ type cause struct {
 	status int
 	aud    audience
 	detail string // the sentence of the default response; "" for unavailable
+	// enforced rejects even in ReportOnly mode, and is never turned into
+	// request-canceled: an oversized body (it was not read whole, and
+	// net/http may cancel the context of such a request) and a request
+	// nobody waits for.
+	enforced bool
 }
 
 // causes is the one table of causes, ordered: the first row whose sentinel
 // the error wraps wins, so a spent failover budget comes before its outage.
 var causes = []cause{
-	{ErrBodyTooLarge, "body-too-large", http.StatusRequestEntityTooLarge, client, "The request body is too large."},
-	{ErrTokenMissing, "token-missing", http.StatusBadRequest, client, "The request carries no CAPTCHA verification token."},
-	{ErrTokenInvalid, "token-invalid", http.StatusBadRequest, client, "The CAPTCHA verification token is malformed."},
-	{ErrTokenReused, "token-reused", http.StatusBadRequest, client, "This CAPTCHA was already used." + solveAgain},
-	{ErrReplayCheckUnavailable, "replay-check-unavailable", http.StatusBadRequest, operator, ""},
-	{ErrAPIKeyInvalid, "api-key-invalid", http.StatusBadRequest, operator, ""},
-	{ErrVerificationNotFound, "verification-not-found", http.StatusBadRequest, client, "The CAPTCHA verification is unknown." + solveAgain},
-	{ErrVerificationNotFinished, "verification-not-finished", http.StatusBadRequest, client, "The CAPTCHA has not been completed yet."},
-	{ErrResultExpired, "result-expired", http.StatusBadRequest, client, "The CAPTCHA verification has expired." + solveAgain},
-	{ErrRetrievalLimitReached, "retrieval-limit-reached", http.StatusBadRequest, client, "This CAPTCHA verification was already used." + solveAgain},
-	{ErrFailoverLimitReached, "failover-limit-reached", http.StatusBadRequest, outage, ""},
-	{ErrClientReportedFailover, "client-failover-unconfirmed", http.StatusBadRequest, client, "The CAPTCHA could not be verified. Please try again."},
-	{ErrServerUnreachable, "server-unreachable", http.StatusBadRequest, outage, ""},
-	{ErrUnexpectedResponse, "unexpected-response", http.StatusBadRequest, operator, ""},
-	{ErrVerificationFailed, "verification-failed", http.StatusBadRequest, client, notPassed},
-	{ErrScoreTooHigh, "score-too-high", http.StatusBadRequest, client, notPassed},
-	{ErrOriginNotAllowed, "origin-not-allowed", http.StatusBadRequest, client, "The CAPTCHA was solved on a site that is not accepted here."},
-	{ErrIPMismatch, "ip-mismatch", http.StatusBadRequest, client, "The CAPTCHA was solved from another network address."},
-	{context.Canceled, canceledReason, http.StatusBadRequest, client, canceled},
-	{context.DeadlineExceeded, canceledReason, http.StatusBadRequest, client, canceled},
+	{ErrBodyTooLarge, "body-too-large", http.StatusRequestEntityTooLarge, client, "The request body is too large.", true},
+	{ErrTokenMissing, "token-missing", http.StatusBadRequest, client, "The request carries no CAPTCHA verification token.", false},
+	{ErrTokenInvalid, "token-invalid", http.StatusBadRequest, client, "The CAPTCHA verification token is malformed.", false},
+	{ErrTokenReused, "token-reused", http.StatusBadRequest, client, "This CAPTCHA was already used." + solveAgain, false},
+	{ErrReplayCheckUnavailable, "replay-check-unavailable", http.StatusBadRequest, operator, "", false},
+	{ErrAPIKeyInvalid, "api-key-invalid", http.StatusBadRequest, operator, "", false},
+	{ErrVerificationNotFound, "verification-not-found", http.StatusBadRequest, client, "The CAPTCHA verification is unknown." + solveAgain, false},
+	{ErrVerificationNotFinished, "verification-not-finished", http.StatusBadRequest, client, "The CAPTCHA has not been completed yet.", false},
+	{ErrResultExpired, "result-expired", http.StatusBadRequest, client, "The CAPTCHA verification has expired." + solveAgain, false},
+	{ErrRetrievalLimitReached, "retrieval-limit-reached", http.StatusBadRequest, client, "This CAPTCHA verification was already used." + solveAgain, false},
+	{ErrFailoverLimitReached, "failover-limit-reached", http.StatusBadRequest, outage, "", false},
+	{ErrClientReportedFailover, "client-failover-unconfirmed", http.StatusBadRequest, client, "The CAPTCHA could not be verified. Please try again.", false},
+	{ErrServerUnreachable, "server-unreachable", http.StatusBadRequest, outage, "", false},
+	{ErrUnexpectedResponse, "unexpected-response", http.StatusBadRequest, operator, "", false},
+	{ErrVerificationFailed, "verification-failed", http.StatusBadRequest, client, notPassed, false},
+	{ErrScoreTooHigh, "score-too-high", http.StatusBadRequest, client, notPassed, false},
+	{ErrOriginNotAllowed, "origin-not-allowed", http.StatusBadRequest, client, "The CAPTCHA was solved on a site that is not accepted here.", false},
+	{ErrIPMismatch, "ip-mismatch", http.StatusBadRequest, client, "The CAPTCHA was solved from another network address.", false},
+	{context.Canceled, canceledReason, http.StatusBadRequest, client, canceled, true},
+	{context.DeadlineExceeded, canceledReason, http.StatusBadRequest, client, canceled, true},
 }
 
 var (
-	passedCause  = cause{nil, "passed", http.StatusBadRequest, client, ""}
-	unknownCause = cause{nil, "unknown", http.StatusBadRequest, operator, ""} // a custom Verifier's own error
+	passedCause  = cause{nil, "passed", http.StatusBadRequest, client, "", false}
+	unknownCause = cause{nil, "unknown", http.StatusBadRequest, operator, "", false} // a custom Verifier's own error
 )
 
-// causeOf returns the row that explains err: the one a Decision's rejection
-// carries, or the first whose sentinel err wraps.
+// causeOf returns the row that explains err: the first whose sentinel err
+// wraps.
 func causeOf(err error) *cause {
 	if err == nil {
 		return &passedCause
-	}
-	if r, ok := err.(*rejection); ok {
-		return r.cause
 	}
 	for i := range causes {
 		if errors.Is(err, causes[i].err) {
@@ -150,3 +155,7 @@ func Reason(err error) string { return causeOf(err).reason }
 // as DefaultErrorHandler does: Reason(err), but "captcha-unavailable" for the
 // hidden and operator causes, which are the server's business.
 func PublicReason(err error) string { return causeOf(err).public() }
+
+// StatusCode returns the HTTP status of a rejection for err: 413 for
+// ErrBodyTooLarge, 400 for everything else (nil included).
+func StatusCode(err error) int { return causeOf(err).status }

@@ -3,6 +3,8 @@ package trustcaptcha
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,9 +42,10 @@ type Options struct {
 	// answer. Nil means FailClosed: it is rejected.
 	Failover FailoverPolicy
 
-	// ErrorHandler writes a rejection, whose error wraps a sentinel (see
-	// Reason); it must not call the next handler. Nil means
-	// DefaultErrorHandler.
+	// ErrorHandler writes the answer to a rejected request. err is the
+	// Decision's Err (match its cause with errors.Is; Reason names it), and
+	// r's context holds the Decision (DecisionFromContext). It must not call
+	// the next handler. Nil means DefaultErrorHandler.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 	// MaxBodyBytes caps a JSON or urlencoded body and a multipart form's text
@@ -53,11 +56,13 @@ type Options struct {
 
 	// MaxMultipartBytes caps a whole multipart body, files included (413
 	// beyond), and is raised to MaxBodyBytes. A form also gets 413 beyond
-	// 1,000 parts or 10,000 part header lines, or when its parts would cost
-	// more memory to parse than 4 x its size + 64 KiB (a part counts 1 KiB, a
-	// header line 200 bytes): send the token of a form of hundreds of tiny
-	// fields in TokenHeader. Zero means DefaultMaxMultipartBytes; negative
-	// panics.
+	// 1,000 parts or 10,000 part header lines (net/http's limits), or when
+	// its parts would cost more memory to parse than 1.5 x its size +
+	// 48 KiB, counting 1 KiB a part and 200 bytes a header line (about 40
+	// short text fields in a small form; more in a larger one): so reading
+	// any body costs at most 4 x its size + 64 KiB. A form of hundreds of
+	// tiny fields sends its token in TokenHeader. Zero means
+	// DefaultMaxMultipartBytes; negative panics.
 	MaxMultipartBytes int64
 
 	// TokenField is the form field and top-level JSON member holding the
@@ -120,72 +125,10 @@ type Options struct {
 // middleware is Options normalised once, and what is derived from them.
 type middleware struct {
 	Options
-	tokenHeader string       // canonical, for lookups
-	jsonType    reflect.Type // see jsonTokenType
-	origins     map[string]bool
-	proxies     []netip.Prefix
-	opLog       operatorLog
-}
-
-// log logs an operator error at level Error (limited by opLog), every
-// rejection and every result decided in the API's gateway failover at level
-// Debug, and the first result of minimal data mode in the process at Warn.
-func (m *middleware) log(r *http.Request, d Decision) {
-	ctx := r.Context()
-	if d.Result != nil && d.Result.MinimalDataModeEnabled && minimalDataWarned.CompareAndSwap(false, true) {
-		m.Logger.LogAttrs(ctx, slog.LevelWarn, "trustcaptcha: this site runs in minimal data mode, where the bot score "+
-			"is always 0: Options.Threshold has no effect (logged once per process)", slog.Float64("threshold", m.Threshold))
-	}
-	gateway := d.Result != nil && d.Result.GatewayFailoverActive
-	if d.Err == nil {
-		if gateway {
-			m.Logger.LogAttrs(ctx, slog.LevelDebug, "trustcaptcha: request admitted on a result the API decided in its gateway failover",
-				slog.Bool("gateway_failover", true), slog.String("decision_type", d.Result.DecisionType),
-				slog.String("method", r.Method), slog.String("path", r.URL.Path))
-		}
-		return
-	}
-	attrs := []slog.Attr{slog.String("reason", d.Reason), slog.Any("error", d.Err),
-		slog.String("method", r.Method), slog.String("path", r.URL.Path)}
-	if gateway {
-		attrs = append(attrs, slog.Bool("gateway_failover", true))
-	}
-	if causeOf(d.Err).aud == operator {
-		if ok, suppressed := m.opLog.allow(d.Reason); ok {
-			m.Logger.LogAttrs(ctx, slog.LevelError, "trustcaptcha: CAPTCHA verification cannot work; check the configuration",
-				append(attrs, slog.Int("suppressed", suppressed))...)
-		}
-	}
-	if !d.Admitted {
-		m.Logger.LogAttrs(ctx, slog.LevelDebug, "trustcaptcha: request rejected", attrs...)
-	}
-}
-
-// minimalDataWarned is set once the process has warned about minimal data
-// mode: the warning is about the site's configuration, not a request.
-var minimalDataWarned atomic.Bool
-
-// operatorLog limits the operator errors logged to the first of each reason,
-// then one a minute, which counts those not logged meanwhile.
-type operatorLog struct {
-	now        func() time.Time
-	mu         sync.Mutex
-	last       map[string]time.Time
-	suppressed map[string]int
-}
-
-// allow reports whether an error of reason is logged now, and how many were not.
-func (l *operatorLog) allow(reason string) (ok bool, suppressed int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if last, seen := l.last[reason]; seen && now.Sub(last) < time.Minute {
-		l.suppressed[reason]++
-		return false, 0
-	}
-	suppressed = l.suppressed[reason]
-	l.last[reason], l.suppressed[reason] = now, 0
-	return true, suppressed
+	extract *extraction // where and how the token is read
+	origins map[string]bool
+	proxies []netip.Prefix
+	opLog   operatorLog
 }
 
 // RequireCaptcha returns middleware that lets a request through only when
@@ -204,6 +147,8 @@ func RequireCaptcha(opts Options) func(http.Handler) http.Handler {
 	}
 }
 
+// newMiddleware checks o, panicking on a wiring mistake, and fills in the
+// defaults of its zero fields.
 func newMiddleware(o Options) *middleware {
 	if isNil(o.Verifier) {
 		panic("trustcaptcha: Options.Verifier is nil; pass a *Client from NewClient (check its error) or a VerifierFunc")
@@ -228,9 +173,9 @@ func newMiddleware(o Options) *middleware {
 	if o.ReplayStore == nil && !o.AllowReplay {
 		o.ReplayStore = defaultReplayStore()
 	}
-	m := &middleware{Options: o, tokenHeader: http.CanonicalHeaderKey(o.TokenHeader),
-		jsonType: jsonTokenType(o.TokenField), proxies: parseProxies(o.TrustedProxies),
-		opLog: operatorLog{now: time.Now, last: map[string]time.Time{}, suppressed: map[string]int{}}}
+	m := &middleware{Options: o, proxies: parseProxies(o.TrustedProxies),
+		extract: newExtraction(o.TokenField, o.TokenHeader, o.MaxBodyBytes, o.MaxMultipartBytes),
+		opLog:   operatorLog{now: time.Now, last: map[string]time.Time{}, suppressed: map[string]int{}}}
 	if len(o.AllowedOrigins) > 0 {
 		m.origins = make(map[string]bool, len(o.AllowedOrigins))
 		for _, s := range o.AllowedOrigins {
@@ -245,7 +190,7 @@ func newMiddleware(o Options) *middleware {
 }
 
 // isNil reports whether v is nil or holds a nil pointer, func, map, channel
-// or slice: a nil *Client from an ignored NewClient error among them.
+// or slice, such as the nil *Client an ignored NewClient error leaves.
 func isNil(v Verifier) bool {
 	if v == nil {
 		return true
@@ -261,34 +206,44 @@ func normalizeOrigin(s string) string {
 	return strings.TrimRight(strings.ToLower(strings.TrimSpace(s)), "/")
 }
 
+// serve is the whole life of one request: extract the token, verify it,
+// judge the result (or the outage), claim it, then answer: the next handler
+// or the rejection.
 func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Request) {
 	if m.Skip != nil && m.Skip(r) {
 		next.ServeHTTP(w, r)
 		return
 	}
 	start := time.Now()
-	tok, done, err := m.extractToken(r)
-	defer done()
+
+	// Extract. The body is read, and r.Body set to read the same bytes
+	// again; a large multipart body is spooled to a temporary file, which
+	// release removes once the next handler has returned.
+	raw, release, err := m.extract.token(r)
+	defer release()
+
+	// Verify, judge and claim.
 	var res *Result
-	var failover bool
+	failover := false
 	if err == nil {
-		res, failover, err = m.check(r, tok)
+		res, failover, err = m.check(r, raw)
 	}
-	d := m.decision(r, res, failover, err, time.Since(start))
+	d := m.decide(r, res, failover, err, time.Since(start))
 	if m.OnDecision != nil {
 		m.OnDecision(r, d)
 	}
 	m.log(r, d)
-	// ReportOnly still enforces what cannot be handed on: an oversized body
-	// (it was not read whole) and a request nobody waits for.
-	enforced := !m.ReportOnly || d.Status == http.StatusRequestEntityTooLarge || d.Reason == canceledReason
-	if !d.Admitted && enforced {
-		m.ErrorHandler(w, r, d.Err)
+
+	// Answer. ReportOnly hands on everything but what cannot be handed on:
+	// an oversized body, which was not read whole, and a request nobody
+	// waits for.
+	r2 := r.WithContext(context.WithValue(r.Context(), decisionKey{}, &d))
+	if !d.Admitted && (!m.ReportOnly || d.cause.enforced) {
+		m.ErrorHandler(w, r2, d.Err)
 		return
 	}
-	r2 := r.WithContext(context.WithValue(r.Context(), decisionKey{}, &d))
-	// net/http removes the temporary files of the form it parsed on the
-	// request it made, not on this copy: remove what the handler parsed here,
+	// net/http removes the temporary files of the multipart form it parsed
+	// on its own request, not on r2: remove those the handler's parse made,
 	// also when it panics (the panic goes on up unchanged).
 	defer func() {
 		if r2.MultipartForm != nil && r2.MultipartForm != r.MultipartForm {
@@ -298,20 +253,22 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 	next.ServeHTTP(w, r2)
 }
 
-// check verifies tok, then judges the outage or the result, then claims it:
-// the result, whether the failover policy admitted it, and the cause.
-func (m *middleware) check(r *http.Request, tok string) (res *Result, failover bool, err error) {
-	res, err = m.Verifier.Verify(r.Context(), tok)
+// check asks the Verifier about the token raw and judges its answer. It
+// returns the result, whether the failover policy admitted the request
+// without one, and the cause of a rejection (for an admission on failover,
+// the outage). The verification is claimed last, once every other check
+// passed.
+func (m *middleware) check(r *http.Request, raw string) (res *Result, failover bool, err error) {
+	ctx := r.Context()
+	res, err = m.Verifier.Verify(ctx, raw)
 	if err != nil {
-		c := causeOf(err)
-		if c.reason == canceledReason && r.Context().Err() == nil {
+		if c := causeOf(err); c.reason == canceledReason && ctx.Err() == nil {
 			// The Verifier's own deadline or cancellation, while the request
 			// is alive: the API did not answer in time, an outage.
 			err = fmt.Errorf("%w: the verifier's own context ended: %w", ErrServerUnreachable, err)
-			c = causeOf(err)
 		}
-		if c.err != ErrServerUnreachable && c.err != ErrClientReportedFailover {
-			return nil, false, &rejection{err: err, cause: c} // the cause, looked up once
+		if c := causeOf(err); c.err != ErrServerUnreachable && c.err != ErrClientReportedFailover {
+			return nil, false, err // not an outage: no policy may admit it
 		}
 		if cause := m.Failover.Admit(r, err); cause != nil {
 			if !errors.Is(cause, err) {
@@ -319,7 +276,7 @@ func (m *middleware) check(r *http.Request, tok string) (res *Result, failover b
 			}
 			return nil, false, cause
 		}
-		if cerr := m.claim(r.Context(), nil, tok); cerr != nil {
+		if cerr := m.claim(ctx, nil, raw); cerr != nil {
 			return nil, false, cerr
 		}
 		return nil, true, err
@@ -336,7 +293,156 @@ func (m *middleware) check(r *http.Request, tok string) (res *Result, failover b
 	case m.MatchClientIP && !ipMatches(r, m.proxies, res.IPAddress):
 		return res, false, ErrIPMismatch
 	}
-	return res, false, m.claim(r.Context(), res, tok)
+	return res, false, m.claim(ctx, res, raw)
+}
+
+// How long a claim is kept without a result expiry, and at least (the
+// API's clock and ours may disagree a little).
+const (
+	claimLifetime    = 15 * time.Minute
+	minClaimLifetime = time.Minute
+)
+
+// claim records the verification as used until its result expires, or says
+// why it cannot be: ErrTokenReused or ErrReplayCheckUnavailable. The
+// verification is res's, or, without a result or an ID in it, the token's:
+// its verificationId when raw is the widget's format, else a hash of raw.
+func (m *middleware) claim(ctx context.Context, res *Result, raw string) error {
+	if m.AllowReplay {
+		return nil
+	}
+	now := time.Now()
+	id, expires := "", now.Add(claimLifetime)
+	if res != nil {
+		id = strings.ToLower(res.VerificationID)
+		if !res.ResultExpiresAt.IsZero() {
+			expires = res.ResultExpiresAt
+		}
+	}
+	if id == "" {
+		if t, err := ParseToken(raw); err == nil {
+			id = t.VerificationID
+		} else {
+			sum := sha256.Sum256([]byte(raw))
+			id = "sha256:" + hex.EncodeToString(sum[:])
+		}
+	}
+	expires = later(expires, now.Add(minClaimLifetime))
+	switch ok, err := m.ReplayStore.Claim(ctx, id, expires); {
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrReplayCheckUnavailable, err)
+	case !ok:
+		return ErrTokenReused
+	}
+	return nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return b
+	}
+	return a
+}
+
+// decide makes the Decision from what check found. A request whose client
+// went away is never admitted: its cause becomes request-canceled, except
+// for an oversized body, which stays 413 (net/http may cancel the context
+// of a request whose body it did not read to its end).
+func (m *middleware) decide(r *http.Request, res *Result, failover bool, err error, latency time.Duration) Decision {
+	c := causeOf(err)
+	if ctxErr := r.Context().Err(); ctxErr != nil && !c.enforced {
+		err, failover = fmt.Errorf("trustcaptcha: request abandoned: %w", ctxErr), false
+		c = causeOf(err)
+	}
+	d := Decision{Admitted: err == nil || failover, Failover: failover, ReportOnly: m.ReportOnly,
+		Reason: c.reason, Err: err, Result: res, Score: -1, Latency: latency, cause: c}
+	if res != nil {
+		d.Score = res.Score
+	}
+	if !d.Admitted {
+		d.Status = c.status
+	}
+	if c.err == ErrTokenMissing {
+		d.hint = m.hint(r)
+		d.Err = fmt.Errorf("%w (%s)", err, d.hint)
+	}
+	return d
+}
+
+// hint tells the developer how to fix a missing token: where the middleware
+// looked, and on a GET or HEAD how to protect only the form's POST. It is
+// safe to show the client.
+func (m *middleware) hint(r *http.Request) string {
+	h := fmt.Sprintf("looked for the form field or JSON member %q and the %s header", m.TokenField, m.TokenHeader)
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		h += "; this is a " + r.Method + " request: to protect only the form's POST on this route, " +
+			"set Options.Skip to trustcaptcha.SkipSafeMethods"
+	}
+	return h
+}
+
+// log logs an operator error at level Error (limited by opLog), every
+// rejection and every admission on a result the API decided in its gateway
+// failover at level Debug, and the first result of minimal data mode in the
+// process at level Warn.
+func (m *middleware) log(r *http.Request, d Decision) {
+	ctx := r.Context()
+	if d.Result != nil && d.Result.MinimalDataModeEnabled && minimalDataWarned.CompareAndSwap(false, true) {
+		m.Logger.LogAttrs(ctx, slog.LevelWarn, "trustcaptcha: this site runs in minimal data mode, where the bot score "+
+			"is always 0: Options.Threshold has no effect (logged once per process)", slog.Float64("threshold", m.Threshold))
+	}
+	gateway := d.Result != nil && d.Result.GatewayFailoverActive
+	if d.Err == nil {
+		if gateway {
+			m.Logger.LogAttrs(ctx, slog.LevelDebug, "trustcaptcha: request admitted on a result the API decided in its gateway failover",
+				slog.Bool("gateway_failover", true), slog.String("decision_type", d.Result.DecisionType),
+				slog.String("method", r.Method), slog.String("path", r.URL.Path))
+		}
+		return
+	}
+	attrs := []slog.Attr{slog.String("reason", d.Reason), slog.Any("error", d.Err),
+		slog.String("method", r.Method), slog.String("path", r.URL.Path)}
+	if gateway {
+		attrs = append(attrs, slog.Bool("gateway_failover", true))
+	}
+	if d.cause.aud == operator {
+		if ok, suppressed := m.opLog.allow(d.Reason); ok {
+			m.Logger.LogAttrs(ctx, slog.LevelError, "trustcaptcha: CAPTCHA verification cannot work; check the configuration",
+				append(attrs, slog.Int("suppressed", suppressed))...)
+		}
+	}
+	if !d.Admitted {
+		m.Logger.LogAttrs(ctx, slog.LevelDebug, "trustcaptcha: request rejected", attrs...)
+	}
+}
+
+// minimalDataWarned is set once the process has warned about minimal data
+// mode: the warning is about the site's configuration, not a request.
+var minimalDataWarned atomic.Bool
+
+// operatorLog limits the operator errors logged to the first of each reason,
+// then one a minute, and counts those it held back meanwhile. Its maps are
+// keyed by reason codes, a few dozen at most.
+type operatorLog struct {
+	now        func() time.Time
+	mu         sync.Mutex
+	last       map[string]time.Time
+	suppressed map[string]int
+}
+
+// allow reports whether an error of reason is logged now, and how many were
+// held back since the last one that was.
+func (l *operatorLog) allow(reason string) (ok bool, suppressed int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if last, seen := l.last[reason]; seen && now.Sub(last) < time.Minute {
+		l.suppressed[reason]++
+		return false, 0
+	}
+	suppressed = l.suppressed[reason]
+	l.last[reason], l.suppressed[reason] = now, 0
+	return true, suppressed
 }
 
 // SkipSafeMethods is a ready Options.Skip: it skips GET, HEAD and OPTIONS

@@ -3,10 +3,7 @@ package trustcaptcha
 import (
 	"container/heap"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 )
@@ -189,44 +186,3 @@ func (h *expiryHeap) Pop() any {
 // so two middlewares in one process never admit one token twice.
 var defaultReplayStore = sync.OnceValue(NewMemoryStore)
 
-// How long a claim is kept without a result expiry, and at least (the
-// API's clock and ours may disagree a little).
-const (
-	claimLifetime    = 15 * time.Minute
-	minClaimLifetime = time.Minute
-)
-
-// claim records the verification of tok (res's, when there is one) as used,
-// or says why not: ErrTokenReused or ErrReplayCheckUnavailable.
-func (m *middleware) claim(ctx context.Context, res *Result, tok string) error {
-	if m.AllowReplay {
-		return nil
-	}
-	now := time.Now()
-	id, expires := "", now.Add(claimLifetime)
-	if res != nil {
-		id = strings.ToLower(res.VerificationID)
-		if !res.ResultExpiresAt.IsZero() {
-			expires = res.ResultExpiresAt
-		}
-	}
-	if id == "" { // no result, or a custom Verifier's without an ID
-		if t, err := ParseToken(tok); err == nil {
-			id = t.VerificationID
-		} else {
-			sum := sha256.Sum256([]byte(tok))
-			id = "sha256:" + hex.EncodeToString(sum[:])
-		}
-	}
-	if least := now.Add(minClaimLifetime); expires.Before(least) {
-		expires = least
-	}
-	ok, err := m.ReplayStore.Claim(ctx, id, expires)
-	switch {
-	case err != nil:
-		return fmt.Errorf("%w: %w", ErrReplayCheckUnavailable, err)
-	case !ok:
-		return ErrTokenReused
-	}
-	return nil
-}

@@ -3,6 +3,7 @@ package trustcaptcha
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,20 +13,20 @@ import (
 // reason codes are documented there.
 const ProblemType = "https://pkg.go.dev/github.com/captchakit/trustcaptcha#Reason"
 
-// StatusCode returns the HTTP status of a rejection for err: 413 for
-// ErrBodyTooLarge, 400 for everything else (nil included).
-func StatusCode(err error) int { return causeOf(err).status }
-
 // DefaultErrorHandler answers StatusCode(err), uncached, as
 // application/problem+json (RFC 9457, PublicReason(err) as "reason") to JSON
-// clients and text/plain to others: never the token, the error's text or the
-// configuration, but for a missing token where the middleware looked (and on
-// a GET, SkipSafeMethods). A nil err reads captcha-unavailable.
+// clients and text/plain to others. It never writes the token, the error's
+// text or the configuration; for a missing token it says where the
+// middleware looked (and on a GET, how to protect only the POST). A nil err
+// reads captcha-unavailable.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	c := causeOf(err)
+	c, hint := causeOf(err), ""
+	if d, ok := r.Context().Value(decisionKey{}).(*Decision); ok && err != nil && errors.Is(err, d.Err) {
+		c, hint = d.cause, d.hint // the middleware's own rejection: its cause is known
+	}
 	detail, reason := cmp.Or(c.detail, "The CAPTCHA cannot be verified right now. Please try again later."), c.public()
-	if r, ok := err.(*rejection); ok && r.hint != "" {
-		detail += " The server " + r.hint + "."
+	if hint != "" {
+		detail += " The server " + hint + "."
 	}
 	if err == nil {
 		reason = unavailable

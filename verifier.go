@@ -62,10 +62,16 @@ type Result struct {
 	ResultLastFetchedAt    time.Time `json:"resultLastFetchedAt"`
 }
 
-// plain is Result without its methods; wire is Result as the API's JSON:
-// the members every result has as pointers (to tell a missing one), and the
-// timestamps as stamps (the outer fields win over plain's).
+// plain has Result's fields but not its methods, so encoding/json treats it
+// as a plain struct instead of calling Result's MarshalJSON and
+// UnmarshalJSON again.
 type plain Result
+
+// wire is a Result as the API's JSON carries it. Its own fields share their
+// JSON names with fields of the embedded plain, and encoding/json then uses
+// the outer ones: verificationId, verificationPassed and score as pointers,
+// so that a missing member is told from a zero one, and the five timestamps
+// as stamps, which read any form leniently.
 type wire struct {
 	plain
 	VerificationID         *string  `json:"verificationId"`
