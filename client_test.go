@@ -1,26 +1,34 @@
 package trustcaptcha_test
 
+// The API client (client.go): the protocol it speaks, every answer mapped to
+// its sentinel, its bounds (timeouts, in-flight limit, body caps), its
+// connection pool under faults, and the key sent to no other host.
+
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/captchakit/trustcaptcha"
 	"github.com/captchakit/trustcaptcha/trustcaptchatest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 const testKey = "secret-key-0123456789"
@@ -548,20 +556,6 @@ func TestClientRetriesOnlyWhatNeverReachedTheAPI(t *testing.T) {
 	})
 }
 
-func TestClientBreakerIgnoresAnswersThatAreNoOutage(t *testing.T) {
-	t.Parallel()
-	api := trustcaptchatest.NewServer()
-	t.Cleanup(api.Close)
-	c := api.Client(trustcaptcha.WithBreaker(2, time.Hour))
-	for range 10 {
-		_, err := c.Verify(context.Background(), trustcaptchatest.Token(trustcaptchatest.NotFoundVerificationID))
-		require.ErrorIs(t, err, trustcaptcha.ErrVerificationNotFound)
-	}
-	res, err := c.Verify(context.Background(), api.Human())
-	require.NoError(t, err)
-	assert.True(t, res.VerificationPassed)
-}
-
 func TestNewClientRejectsBadConfiguration(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {
@@ -660,40 +654,608 @@ func TestClientWithProxySendsThroughTheProxy(t *testing.T) {
 	assert.Equal(t, "api.trustcaptcha.invalid", proxy.last.Load().Host)
 }
 
-func TestResultJSONRoundTrip(t *testing.T) {
-	t.Parallel()
-	in := trustcaptcha.Result{
-		VerificationID:        someID,
-		VerificationPassed:    true,
-		Score:                 0.25,
-		Origin:                "https://a.example",
-		VerificationStartedAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC),
+// countingServer is an API whose answer to its n-th request (from 1) is
+// answer(w, r, n), and which counts the connections it accepted.
+func countingServer(t *testing.T, answer func(w http.ResponseWriter, r *http.Request, n int64)) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var calls, conns atomic.Int64
+	api := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		answer(w, r, calls.Add(1))
+	}))
+	api.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
 	}
-	b, err := json.Marshal(in)
-	require.NoError(t, err)
-	var out trustcaptcha.Result
-	require.NoError(t, json.Unmarshal(b, &out))
-	assert.Equal(t, in, out)
-	assert.Contains(t, string(b), `"resultExpiresAt":null`)
+	api.Start()
+	t.Cleanup(api.Close)
+	return api, &conns
 }
 
-func TestParseToken(t *testing.T) {
+// TestClientKeepsItsPoolAfterA5xx: an HTTP answer proves its connection
+// works, so 5xx answers (1 in 5 here) never make the client dial again.
+func TestClientKeepsItsPoolAfterA5xx(t *testing.T) {
 	t.Parallel()
-	exp := time.Date(2026, 11, 25, 10, 15, 0, 0, time.UTC)
-	tok, err := trustcaptcha.ParseToken(
-		trustcaptcha.Token{VerificationID: strings.ToUpper(someID), ClientFailover: true, ExpiresAt: exp}.Encode(),
-	)
-	require.NoError(t, err)
-	assert.Equal(t, trustcaptcha.Token{VerificationID: someID, ClientFailover: true, ExpiresAt: exp}, tok)
+	api, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		if n%5 == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte(resultJSON(true, 0.1)))
+	})
+	c := newClient(t, api.URL, trustcaptcha.WithBreaker(0, 0))
+	failed := 0
+	for range 50 {
+		if _, err := c.Verify(context.Background(), tokenFor(someID)); err != nil {
+			require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
+			failed++
+		}
+	}
+	assert.Equal(t, 10, failed)
+	assert.Equal(t, int64(1), conns.Load(), "connections dialled for 50 verifications, 10 of them 503")
+}
 
-	// The widget's own failover token (btoa(JSON.stringify(...))).
-	widget := base64.StdEncoding.EncodeToString(
-		[]byte(`{"verificationId":"` + someID + `","expiresAt":"2026-11-25T10:15:00.000Z","clientFailover":true}`),
-	)
-	tok, err = trustcaptcha.ParseToken(widget)
+// TestClientDropsIdleConnectionsAfterATimeout: a verification that gets no
+// answer on its connection may have met a dead one: the idle connections
+// are dropped and the next verification dials afresh.
+func TestClientDropsIdleConnectionsAfterATimeout(t *testing.T) {
+	t.Parallel()
+	api, conns := countingServer(t, func(w http.ResponseWriter, r *http.Request, n int64) {
+		if n == 2 {
+			<-r.Context().Done() // no answer: the client times out
+			return
+		}
+		_, _ = w.Write([]byte(resultJSON(true, 0.1)))
+	})
+	c := newClient(t, api.URL, trustcaptcha.WithTimeout(time.Second)) // the other calls answer within it on a loaded machine
+	tok := tokenFor(someID)
+	_, err := c.Verify(context.Background(), tok)
 	require.NoError(t, err)
-	assert.True(t, tok.ClientFailover)
-	assert.True(t, exp.Equal(tok.ExpiresAt))
-	_, err = trustcaptcha.ParseToken("")
-	assert.True(t, errors.Is(err, trustcaptcha.ErrTokenMissing))
+	_, err = c.Verify(context.Background(), tok)
+	require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
+	_, err = c.Verify(context.Background(), tok)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), conns.Load(), "a fresh connection after the timeout")
+}
+
+// TestClientStats: InFlight follows the verifications waiting on the API,
+// BreakerOpen the breaker.
+func TestClientStats(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	clock := newFakeClock()
+	tr := &blocking{started: make(chan struct{}, 1), release: make(chan struct{})}
+	c := api.Client(trustcaptcha.WithHTTPClient(&http.Client{Transport: tr}),
+		trustcaptcha.WithBreaker(1, time.Minute), trustcaptcha.WithClock(clock.Now))
+	ctx := context.Background()
+	assert.Equal(t, trustcaptcha.ClientStats{}, c.Stats())
+
+	tr.armed.Store(true)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = c.Verify(ctx, api.Human())
+	}()
+	<-tr.started
+	assert.Equal(t, trustcaptcha.ClientStats{InFlight: 1}, c.Stats(), "one verification waits on the API")
+	tr.armed.Store(false)
+	close(tr.release) // it fails (a transport error): the breaker opens
+	<-done
+	assert.Equal(t, trustcaptcha.ClientStats{BreakerOpen: true}, c.Stats())
+
+	clock.Advance(time.Second) // the probe closes it
+	_, err := c.Verify(ctx, api.Human())
+	require.NoError(t, err)
+	assert.Equal(t, trustcaptcha.ClientStats{}, c.Stats())
+}
+
+// TestWithTransportWrapper: the wrapper sees every request of the Client's
+// own transport, and cannot be mixed with WithHTTPClient.
+func TestWithTransportWrapper(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	var seen atomic.Int64
+	var inner http.RoundTripper
+	c := api.Client(trustcaptcha.WithTransportWrapper(func(next http.RoundTripper) http.RoundTripper {
+		inner = next
+		return roundTrip(func(r *http.Request) (*http.Response, error) {
+			seen.Add(1)
+			return next.RoundTrip(r)
+		})
+	}))
+	_, ok := inner.(*http.Transport)
+	assert.True(t, ok, "the wrapper gets the Client's own transport")
+	for range 3 {
+		_, err := c.Verify(context.Background(), api.Human())
+		require.NoError(t, err)
+	}
+	assert.Equal(t, int64(3), seen.Load())
+
+	_, err := trustcaptcha.NewClient("k", trustcaptcha.WithTransportWrapper(nil))
+	assert.Error(t, err)
+	_, err = trustcaptcha.NewClient("k", trustcaptcha.WithTransportWrapper(
+		func(http.RoundTripper) http.RoundTripper { return nil }))
+	assert.Error(t, err)
+	_, err = trustcaptcha.NewClient("k", trustcaptcha.WithHTTPClient(&http.Client{}),
+		trustcaptcha.WithTransportWrapper(func(rt http.RoundTripper) http.RoundTripper { return rt }))
+	assert.Error(t, err)
+}
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// silentProxy forwards TCP connections to target. kill makes every connection
+// open at that moment die without a reset, as a NAT or load balancer that
+// forgot it: what either side writes is read and dropped, and the connection
+// stays open until the client closes it. New connections work.
+type silentProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	pipes  []*silentPipe // held until close: a collected net.Conn is closed, with a reset
+}
+
+type silentPipe struct {
+	dead       atomic.Bool
+	client, up net.Conn
+	once       sync.Once
+}
+
+func newSilentProxy(t *testing.T, target string) *silentProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &silentProxy{ln: ln, target: target}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			pp := &silentPipe{client: c, up: up}
+			p.mu.Lock()
+			p.pipes = append(p.pipes, pp)
+			p.mu.Unlock()
+			wg.Go(func() { pp.copy(up, c) })
+			wg.Go(func() { pp.copy(c, up) })
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		p.mu.Lock()
+		for _, pp := range p.pipes {
+			pp.close()
+		}
+		p.mu.Unlock()
+		wg.Wait()
+	})
+	return p
+}
+
+func (pp *silentPipe) copy(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !pp.dead.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				err = werr
+			}
+		}
+		if err != nil {
+			if !pp.dead.Load() || src == pp.client {
+				pp.close()
+			}
+			return
+		}
+	}
+}
+
+func (pp *silentPipe) close() {
+	pp.once.Do(func() {
+		pp.client.Close()
+		pp.up.Close()
+	})
+}
+
+func (p *silentProxy) kill() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, pp := range p.pipes {
+		pp.dead.Store(true)
+	}
+}
+
+// TestClientReplacesSilentlyDeadConnections: the pooled connections die
+// without a reset while verifications keep coming; a verification passes
+// again within the timeout + 2 s, over HTTP/1.1 (the timeout drops the idle
+// pool) and over HTTP/2 (the health check closes the busy connection: without
+// it, the requests that keep arriving keep it, and the breaker's probes wait
+// on it too, 8 s in the load program).
+func TestClientReplacesSilentlyDeadConnections(t *testing.T) {
+	t.Parallel()
+	const timeout = time.Second
+	for _, h2 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "HTTP/1.1", true: "HTTP/2"}[h2], func(t *testing.T) {
+			t.Parallel()
+			api := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				id := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/v2/verifications/"), "/results")
+				_, _ = w.Write([]byte(`{"verificationId":"` + id + `","verificationPassed":true,"score":0.1}`))
+			}))
+			api.EnableHTTP2 = h2
+			api.StartTLS()
+			t.Cleanup(api.Close)
+			px := newSilentProxy(t, api.Listener.Addr().String())
+			roots := x509.NewCertPool()
+			roots.AddCert(api.Certificate())
+			c := newClient(t, "https://"+px.ln.Addr().String(), trustcaptcha.WithTimeout(timeout),
+				trustcaptcha.WithTLSConfig(&tls.Config{RootCAs: roots}))
+
+			var killed atomic.Bool
+			passed := make(chan struct{}) // closed by the first pass that started after the kill
+			var once sync.Once
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			for range 4 { // visitors, one verification after another
+				wg.Go(func() {
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						after := killed.Load()
+						_, err := c.Verify(context.Background(), tokenFor(freshID()))
+						if err == nil && after {
+							once.Do(func() { close(passed) })
+						}
+					}
+				})
+			}
+			t.Cleanup(func() { close(stop); wg.Wait() })
+			// Healthy first: every visitor has passed on the pooled connections.
+			_, err := c.Verify(context.Background(), tokenFor(freshID()))
+			require.NoError(t, err)
+
+			px.kill()
+			killed.Store(true)
+			select {
+			case <-passed:
+			case <-time.After(timeout + 2*time.Second):
+				t.Fatalf("no verification passed within the timeout + 2 s of the connections' death")
+			}
+		})
+	}
+}
+
+// Fault injection: the API fails the ways a network does. Each case maps to
+// the right sentinel, never to a result, and never lets the key leave for
+// another host.
+func TestClientFaultInjection(t *testing.T) {
+	t.Parallel()
+	valid := resultJSON(true, 0.1)
+	cases := []struct {
+		name    string
+		handler http.HandlerFunc
+		tls     bool
+		want    error
+	}{
+		{
+			name: "slow headers past the timeout",
+			want: trustcaptcha.ErrServerUnreachable,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				select {
+				case <-time.After(5 * time.Second):
+				case <-r.Context().Done():
+				}
+			},
+		},
+		{
+			name: "slow body past the timeout",
+			want: trustcaptcha.ErrServerUnreachable,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", "2000")
+				_, _ = io.WriteString(w, valid[:10])
+				w.(http.Flusher).Flush()
+				for i := 10; i < len(valid); i++ {
+					select {
+					case <-time.After(100 * time.Millisecond):
+					case <-r.Context().Done():
+						return
+					}
+					_, _ = io.WriteString(w, valid[i:i+1])
+					w.(http.Flusher).Flush()
+				}
+			},
+		},
+		{
+			name: "connection reset before any answer",
+			want: trustcaptcha.ErrServerUnreachable,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				conn, _, err := http.NewResponseController(w).Hijack()
+				if err == nil {
+					_ = conn.(*net.TCPConn).SetLinger(0) // RST, not FIN
+					conn.Close()
+				}
+			},
+		},
+		{
+			name: "connection reset mid-body",
+			want: trustcaptcha.ErrServerUnreachable,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				conn, buf, err := http.NewResponseController(w).Hijack()
+				if err == nil {
+					_, _ = buf.WriteString(
+						"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 900\r\n\r\n" + valid[:40],
+					)
+					_ = buf.Flush()
+					_ = conn.(*net.TCPConn).SetLinger(0)
+					conn.Close()
+				}
+			},
+		},
+		{
+			name: "garbage instead of HTTP",
+			want: trustcaptcha.ErrServerUnreachable,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				conn, buf, err := http.NewResponseController(w).Hijack()
+				if err == nil {
+					_, _ = buf.WriteString("SSH-2.0-OpenSSH_9.6\r\n\r\n")
+					_ = buf.Flush()
+					conn.Close()
+				}
+			},
+		},
+		{
+			name: "200 with HTML",
+			want: trustcaptcha.ErrUnexpectedResponse,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				_, _ = io.WriteString(w, "<html><body>Service Unavailable</body></html>")
+			},
+		},
+		{
+			name: "200 with a result of wrong types everywhere",
+			want: trustcaptcha.ErrUnexpectedResponse,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, `{"verificationId":1,"verificationPassed":"yes","score":"low","origin":[]}`)
+			},
+		},
+		{
+			name: "200 with an empty object",
+			want: trustcaptcha.ErrUnexpectedResponse,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, `{}`)
+			},
+		},
+		{
+			name: "200 with passed but no score",
+			want: trustcaptcha.ErrUnexpectedResponse,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, `{"verificationId":"`+someID+`","verificationPassed":true}`)
+			},
+		},
+		{
+			name: "TLS with an untrusted certificate",
+			tls:  true,
+			want: trustcaptcha.ErrServerUnreachable,
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, valid)
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var srv *httptest.Server
+			if tc.tls {
+				srv = httptest.NewTLSServer(tc.handler)
+			} else {
+				srv = httptest.NewServer(tc.handler)
+			}
+			t.Cleanup(srv.Close)
+			timeout := trustcaptcha.DefaultTimeout // an answer arrives well within it on a loaded machine
+			if strings.HasSuffix(tc.name, "past the timeout") {
+				timeout = 400 * time.Millisecond
+			}
+			c := newClient(t, srv.URL, trustcaptcha.WithTimeout(timeout), trustcaptcha.WithBreaker(0, 0))
+			tok := tokenFor(someID)
+			res, err := c.Verify(context.Background(), tok)
+			require.ErrorIs(t, err, tc.want)
+			assert.Nil(t, res, "a fault must never give a result")
+			assertSafeError(t, err, tok)
+		})
+	}
+}
+
+func TestClientPlainHTTPToATLSHostFails(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, resultJSON(true, 0))
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient(t, strings.Replace(srv.URL, "http://", "https://", 1), trustcaptcha.WithTimeout(time.Second))
+	_, err := c.Verify(context.Background(), tokenFor(someID))
+	require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
+}
+
+// A listener that records whether anything ever connected: the key must
+// never leave for a host that only a token or a redirect names.
+func TestClientSendsTheKeyToNoOtherHost(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	got := make(chan string, 8)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			line, _ := bufio.NewReader(conn).ReadString('\n')
+			got <- line
+			conn.Close()
+		}
+	}()
+	other := "http://" + ln.Addr().String()
+	api := newHandServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", other+"/steal")
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	})
+	payload := `{"verificationId":"` + someID + `","apiEndpoint":"` + other + `","apiHost":"` + other + `"}`
+	for _, tok := range []string{tokenFor(someID), b64(payload)} {
+		_, err := newClient(t, api.URL).Verify(context.Background(), tok)
+		require.ErrorIs(t, err, trustcaptcha.ErrUnexpectedResponse)
+	}
+	select {
+	case line := <-got:
+		t.Fatalf("another host got a request: %q", line)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// TestClientNeverResendsAFetch: the API reads a fetch on a reused keep-alive
+// connection and closes it without answering. net/http would resend a
+// bodyless GET on a new connection by itself; the API may have counted the
+// first one, so the Client must not: the fetch fails as unreachable, sent once.
+func TestClientNeverResendsAFetch(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	var mu sync.Mutex
+	var fetches []*http.Request
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				br := bufio.NewReader(conn)
+				for n := 0; ; n++ {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					mu.Lock()
+					fetches = append(fetches, req)
+					mu.Unlock()
+					if n == 1 { // the second request on this connection: read, then hang up
+						return
+					}
+					body := resultJSON(true, 0.1)
+					_, _ = fmt.Fprintf(
+						conn,
+						"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+						len(body),
+						body,
+					)
+				}
+			}()
+		}
+	}()
+	c := newClient(t, "http://"+ln.Addr().String())
+	_, err = c.Verify(context.Background(), tokenFor(someID))
+	require.NoError(t, err)
+	_, err = c.Verify(context.Background(), tokenFor(someID))
+	require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Len(t, fetches, 2, "the fetch was sent again")
+	for _, r := range fetches {
+		assert.Equal(t, int64(0), r.ContentLength, "a fetch carries no body")
+		assert.Empty(t, r.TransferEncoding, "a fetch carries no body")
+	}
+}
+
+// TestClientMaxInFlight: past the bound a verification fails at once as an
+// outage (so the failover policy decides), and the bound frees up again.
+func TestClientMaxInFlight(t *testing.T) {
+	t.Parallel()
+	arrived := make(chan struct{}, 10)
+	release := make(chan struct{})
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		_, _ = w.Write([]byte(resultJSON(true, 0.1)))
+	}))
+	t.Cleanup(api.Close)
+	c := newClient(t, api.URL, trustcaptcha.WithMaxInFlight(2))
+	tok := tokenFor(someID)
+
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			_, err := c.Verify(context.Background(), tok)
+			assert.NoError(t, err)
+		})
+	}
+	<-arrived
+	<-arrived
+	_, err := c.Verify(context.Background(), tok)
+	require.ErrorIs(t, err, trustcaptcha.ErrInFlightLimit)
+	require.ErrorIs(t, err, trustcaptcha.ErrServerUnreachable, "the failover policy must see an outage")
+
+	// Through the middleware: FailOpen admits it as a failover.
+	var s seen
+	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: c, Failover: trustcaptcha.FailOpen,
+		AllowReplay: true, Logger: quietLogger()})(probe(&s))
+	assert.Equal(t, http.StatusNoContent, send(h, tok).Code)
+	assert.True(t, s.failover)
+	assert.Equal(t, "server-unreachable", s.decision.Reason)
+
+	close(release)
+	wg.Wait()
+	_, err = c.Verify(context.Background(), tok)
+	assert.NoError(t, err, "slots are given back")
+	_, err = trustcaptcha.NewClient("k", trustcaptcha.WithMaxInFlight(-1))
+	assert.Error(t, err)
+	_, err = trustcaptcha.NewClient("k", trustcaptcha.WithMaxInFlight(0))
+	assert.NoError(t, err, "zero means the default")
+}
+
+// TestClientWithTLSConfig: a private CA is trusted through WithTLSConfig, on
+// the Client's own transport (HTTP/2 included).
+func TestClientWithTLSConfig(t *testing.T) {
+	t.Parallel()
+	var proto atomic.Value
+	api := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proto.Store(r.Proto)
+		_, _ = w.Write([]byte(resultJSON(true, 0.1)))
+	}))
+	api.EnableHTTP2 = true
+	api.StartTLS()
+	t.Cleanup(api.Close)
+	roots := x509.NewCertPool()
+	roots.AddCert(api.Certificate())
+	c := newClient(t, api.URL, trustcaptcha.WithTLSConfig(&tls.Config{RootCAs: roots}))
+	_, err := c.Verify(context.Background(), tokenFor(someID))
+	require.NoError(t, err)
+	assert.Equal(t, "HTTP/2.0", proto.Load())
+
+	_, err = trustcaptcha.NewClient("k", trustcaptcha.WithTLSConfig(nil))
+	assert.Error(t, err)
+	_, err = trustcaptcha.NewClient("k", trustcaptcha.WithHTTPClient(&http.Client{}),
+		trustcaptcha.WithTLSConfig(&tls.Config{}))
+	assert.Error(t, err)
+}
+
+// TestChangelogMatchesVersion: the newest CHANGELOG.md entry is the Version
+// the client sends.
+func TestChangelogMatchesVersion(t *testing.T) {
+	log, err := os.ReadFile("CHANGELOG.md")
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^## \[(\d+\.\d+\.\d+)\]`).FindSubmatch(log)
+	require.NotNil(t, m, "no version entry in CHANGELOG.md")
+	require.Equal(t, trustcaptcha.Version, string(m[1]))
 }

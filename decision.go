@@ -52,4 +52,3 @@ func AdmittedByFailover(ctx context.Context) bool {
 	d, ok := ctx.Value(decisionKey{}).(*Decision)
 	return ok && d.Admitted && d.Failover
 }
-

@@ -1,5 +1,7 @@
 package trustcaptcha_test
 
+// Testable examples for the package documentation.
+
 import (
 	"context"
 	"errors"
@@ -13,10 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
-
 	"github.com/captchakit/trustcaptcha"
 	"github.com/captchakit/trustcaptcha/trustcaptchatest"
+	"github.com/go-chi/chi/v5"
 )
 
 // NewClient with the secret key from the TrustCaptcha dashboard; here pointed

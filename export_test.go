@@ -1,7 +1,10 @@
 package trustcaptcha
 
+// Hooks into the package for its tests: clocks, small bounds.
+
 import (
 	"net/http"
+	"net/netip"
 	"time"
 )
 
@@ -41,3 +44,9 @@ func RequireCaptchaWithClock(opts Options, now func() time.Time) func(http.Handl
 // ResetMinimalDataWarning lets the next minimal data mode result warn again,
 // as in a new process.
 func ResetMinimalDataWarning() { minimalDataWarned.Store(false) }
+
+// ClientIP is the client IP that MatchClientIP compares, behind proxies
+// (Options.TrustedProxies).
+func ClientIP(r *http.Request, proxies []string) (netip.Addr, bool) {
+	return clientIP(r, parseProxies(proxies))
+}

@@ -1,6 +1,7 @@
 package trustcaptcha_test
 
-// Failover budgets on a shared Counter.
+// Failover policies (failover.go): what each admits, budgets in one process
+// and shared by a fleet, and the causes they return.
 
 import (
 	"context"
@@ -13,11 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/captchakit/trustcaptcha"
 	"github.com/captchakit/trustcaptcha/trustcaptchatest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // admits counts how many of n outage requests p admits.
@@ -54,22 +54,6 @@ func TestBudgetsOnOneCounter(t *testing.T) {
 	assert.Equal(t, 0, admits(same, 5), "a budget of the same size and window shares the spent count")
 	apart := trustcaptcha.LimitFailoverShared(trustcaptcha.FailOpen, 2, time.Minute, trustcaptcha.NewMemoryStore())
 	assert.Equal(t, 2, admits(apart, 5), "another Counter keeps its own")
-}
-
-// TestMemoryStoreCountsPerWindowLength: one key counted in two window
-// lengths keeps two counts.
-func TestMemoryStoreCountsPerWindowLength(t *testing.T) {
-	t.Parallel()
-	s := trustcaptcha.NewMemoryStore()
-	ctx := context.Background()
-	for i := range 3 {
-		n, err := s.Increment(ctx, "k", time.Minute)
-		require.NoError(t, err)
-		assert.Equal(t, int64(i+1), n)
-		n, err = s.Increment(ctx, "k", time.Hour)
-		require.NoError(t, err)
-		assert.Equal(t, int64(i+1), n)
-	}
 }
 
 func TestLimitFailoverBoundsAdmissions(t *testing.T) {
@@ -316,4 +300,25 @@ func TestAVerifiersOwnTimeoutIsAnOutage(t *testing.T) {
 		OnDecision: func(_ *http.Request, got trustcaptcha.Decision) { d = got }})(probe(&seen{}))
 	assert.Equal(t, http.StatusBadRequest, send(h, tokenFor(freshID())).Code)
 	assert.Equal(t, "unknown", d.Reason)
+}
+
+// failingCounter is a Counter whose store is down.
+type failingCounter struct{}
+
+func (failingCounter) Increment(context.Context, string, time.Duration) (int64, error) {
+	return 0, errors.New("redis: connection refused")
+}
+
+// A shared failover budget whose counter fails admits nothing.
+func TestLimitFailoverSharedCounterErrorAdmitsNothing(t *testing.T) {
+	t.Parallel()
+	var d trustcaptcha.Decision
+	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
+		Verifier: &stub{err: trustcaptcha.ErrServerUnreachable}, Logger: quietLogger(),
+		Failover:   trustcaptcha.LimitFailoverShared(trustcaptcha.FailOpen, 10, time.Minute, failingCounter{}),
+		OnDecision: func(_ *http.Request, dd trustcaptcha.Decision) { d = dd },
+	})(probe(&seen{}))
+	assert.Equal(t, http.StatusBadRequest, send(h, tokenFor(freshID())).Code)
+	assert.Equal(t, "failover-limit-reached", d.Reason)
+	assert.ErrorIs(t, d.Err, trustcaptcha.ErrServerUnreachable, "the outage cause is kept")
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/captchakit/trustcaptcha"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 // Tokens understood by the stub verifier.
@@ -263,4 +264,10 @@ var idCounter atomic.Int64
 // freshID returns a verification ID no other call returned.
 func freshID() string {
 	return fmt.Sprintf("00000000-0000-4000-8000-%012d", idCounter.Add(1))
+}
+
+// TestMain fails the package's tests if any goroutine outlives them: a hung
+// verification, a body reader or a connection left behind.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
 }

@@ -1,5 +1,9 @@
 package trustcaptcha_test
 
+// Hostile requests sent raw over TCP to a real server: every one gets a
+// clear 400, 413 or 431, the protected handler never runs, nothing leaks and
+// no temporary file is left behind.
+
 import (
 	"bufio"
 	"bytes"
@@ -16,25 +20,30 @@ import (
 	"testing"
 	"time"
 
+	"github.com/captchakit/trustcaptcha"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
-
-	"github.com/captchakit/trustcaptcha"
 )
 
 // hostile is one raw request: head (request line and headers, without the
-// blank line), then body parts written one after another with pause between
-// them. stall leaves the connection open without finishing the body.
+// blank line), then the body parts written one after another, then large
+// more bytes of '0' as chunks; stall leaves the connection open without
+// finishing the body.
 type hostile struct {
-	name  string
 	head  string
 	body  []string
-	large int64 // then this many more bytes of '0'
+	large int64
 	stall bool
-	// want lists the acceptable statuses: 400 or 413 from us, or 400/431
-	// from net/http itself for what never reaches a handler.
+}
+
+// hostileCase is one attack and the answers that repel it: 400 or 413 from
+// the middleware, or 400/431 from net/http itself for what never reaches a
+// handler.
+type hostileCase struct {
+	name string
 	want []int
+	req  hostile
 }
 
 const unknownTok = "eyJ2ZXJpZmljYXRpb25JZCI6IjNmMmI4YzRlLTlkMWEtNGI2Yy04ZTdmLTExMjIzMzQ0NTU2NiJ9" // a well-formed token of an unknown verification
@@ -80,8 +89,7 @@ func chunked(parts ...string) string {
 	return b.String()
 }
 
-func hostileCatalog() []hostile {
-	form := func(s string) string { return s }
+func hostileCases() []hostileCase {
 	bad, tooBig, either := []int{400}, []int{413}, []int{400, 413}
 	manyParts := make([]string, 0, 4000)
 	for i := range 2000 {
@@ -94,273 +102,13 @@ func hostileCatalog() []hostile {
 	for i := range 500 {
 		fmt.Fprintf(&manyHeaders, "X-H%d: v\r\n", i)
 	}
-	c := []hostile{
-		{name: "body without Content-Type", want: bad},
-		{name: "text/plain body", want: bad},
-		{name: "unparsable Content-Type", want: bad},
-		{name: "JSON in UTF-16", want: bad},
-		{name: "JSON with a byte-order mark", want: bad},
-		{name: "multipart without boundary", want: bad},
-		{name: "multipart with a boundary the body does not use", want: bad},
-		{name: "multipart with an over-long boundary", want: bad},
-		{name: "multipart with 2,000 parts", want: either},
-		{name: "multipart with two different tokens", want: bad},
-		{name: "multipart with a huge part header", want: either},
-		{name: "multipart/mixed", want: bad},
-		{name: "form with a 1 MiB token", want: either},
-		{name: "header with a 100 KiB token", want: bad},
-		{name: "form token with invalid UTF-8", want: bad},
-		{name: "JSON token with escaped NUL bytes", want: bad},
-		{name: "JSON with raw NUL bytes", want: bad},
-		{name: "JSON with duplicate keys", want: bad},
-		{name: "JSON nested 100,000 deep", want: bad},
-		{name: "JSON token nested in an object", want: bad},
-		{name: "JSON with a huge number", want: bad},
-		{name: "JSON null", want: bad},
-		{name: "JSON string", want: bad},
-		{name: "JSON empty token", want: bad},
-		{name: "100 MB JSON without Content-Length (chunked)", want: tooBig},
-		{name: "Content-Length of 100 MB announced", want: tooBig},
-		{name: "Expect 100-continue with 100 MB announced", want: tooBig},
-		{name: "Content-Length longer than the body, then a stall", want: bad},
-		{name: "chunked body that stalls", want: bad},
-		{name: "chunked JSON with an unknown verification", want: bad},
-		{name: "malformed chunk sizes", want: bad},
-		{name: "gzip Content-Encoding", want: bad},
-		{name: "br Content-Encoding on a form", want: bad},
-		{name: "token in the query string only", want: bad},
-		{name: "GET without body", want: bad},
-		{name: "HEAD", want: bad},
-		{name: "DELETE without body", want: bad},
-		{name: "OPTIONS", want: bad},
-		{name: "PUT form without token", want: bad},
-		{name: "60 KiB junk header", want: bad},
-		{name: "500 headers", want: []int{400, 431}}, // Go 1.27 answers 431 itself, before any handler
-		{name: "two different token headers", want: bad},
-		{name: "blank token header and no body", want: bad},
-		{name: "urlencoded with a bad escape", want: bad},
-		{name: "urlencoded with 20,000 fields", want: bad},
-		{name: "urlencoded token with a raw plus", want: bad},
-		{name: "urlencoded in UTF-16", want: bad},
-		{name: "Content-Length and chunked together (smuggling)", want: bad},
-		{name: "header token of a path traversal ID", want: bad},
-		{name: "token naming another API host", want: bad},
-		{name: "JSON token key in upper case beside a second token", want: bad},
-		{name: "JSON token key in mixed case beside a second token", want: bad},
-		{name: "JSON token key with the Kelvin sign beside a second token", want: bad},
-		{name: "JSON token key with an escaped Kelvin sign beside a second token", want: bad},
-		{name: "JSON token key with the long s beside a second token", want: bad},
-		{name: "JSON token key escaped beside a second token", want: bad},
-		{name: "multipart with a 3 MiB file and no token", want: bad},
-		{name: "multipart with a 3 MiB file and an unknown verification", want: bad},
-		{name: "multipart with a 5 MiB text field", want: tooBig},
-		{name: "multipart over MaxMultipartBytes, chunked", want: tooBig},
-	}
-	set := func(name string, h hostile) {
-		for i := range c {
-			if c[i].name == name {
-				h.name, h.want = c[i].name, c[i].want
-				c[i] = h
-				return
-			}
-		}
-		panic("no case " + name)
-	}
-	set("body without Content-Type", withLen(post(""), form("tc-verification-token="+url.QueryEscape(unknownTok))))
-	set("text/plain body", withLen(post("text/plain"), unknownTok))
-	set("unparsable Content-Type", withLen(post(";;;=="), "{}"))
-	set("JSON in UTF-16", withLen(post("application/json; charset=utf-16"), "\xff\xfe{\x00}\x00"))
-	set(
-		"JSON with a byte-order mark",
-		withLen(post("application/json"), "\xef\xbb\xbf{\"tc-verification-token\":\""+unknownTok+"\"}"),
-	)
-	set(
-		"multipart without boundary",
-		withLen(post("multipart/form-data"), mpart("XYZ", "tc-verification-token", unknownTok)),
-	)
-	set(
-		"multipart with a boundary the body does not use",
-		withLen(post("multipart/form-data; boundary=ABC"), mpart("XYZ", "tc-verification-token", unknownTok)),
-	)
-	set(
-		"multipart with an over-long boundary",
-		withLen(
-			post("multipart/form-data; boundary="+strings.Repeat("b", 200)),
-			mpart(strings.Repeat("b", 200), "tc-verification-token", unknownTok),
-		),
-	)
-	set("multipart with 2,000 parts", withLen(post("multipart/form-data; boundary=B"), mpart("B", manyParts...)))
-	set(
-		"multipart with two different tokens",
-		withLen(
-			post("multipart/form-data; boundary=B"),
-			mpart("B", "tc-verification-token", unknownTok, "tc-verification-token", tokHuman),
-		),
-	)
-	set("multipart with a huge part header", withLen(
-		post("multipart/form-data; boundary=B"),
-		"--B\r\nContent-Disposition: form-data; name=\"x\"\r\nX-Junk: "+strings.Repeat(
-			"j",
-			200<<10,
-		)+"\r\n\r\nv\r\n--B--\r\n",
-	))
-	set("multipart/mixed", withLen(post("multipart/mixed; boundary=B"), mpart("B", "tc-verification-token", tokHuman)))
-	set(
-		"form with a 1 MiB token",
-		withLen(post("application/x-www-form-urlencoded"), "tc-verification-token="+hugeToken),
-	)
-	set("header with a 100 KiB token", withLen(post("", "X-TC-Verification-Token: "+hugeToken[:100<<10]), ""))
-	set(
-		"form token with invalid UTF-8",
-		withLen(post("application/x-www-form-urlencoded"), "tc-verification-token=%ff%fe"+unknownTok[4:]),
-	)
-	set(
-		"JSON token with escaped NUL bytes",
-		withLen(post("application/json"), `{"tc-verification-token":"\u0000`+unknownTok+`\u0000"}`),
-	)
-	set(
-		"JSON with raw NUL bytes",
-		withLen(post("application/json"), "{\"tc-verification-token\":\"\x00"+unknownTok+"\"}"),
-	)
-	set(
-		"JSON with duplicate keys",
-		withLen(
-			post("application/json"),
-			`{"tc-verification-token":"`+unknownTok+`","tc-verification-token":"`+tokHuman+`"}`,
-		),
-	)
-	set(
-		"JSON nested 100,000 deep",
-		withLen(post("application/json"), `{"a":`+deep+`,"tc-verification-token":"`+tokHuman+`"}`),
-	)
-	set(
-		"JSON token nested in an object",
-		withLen(post("application/json"), `{"tc-verification-token":{"tc-verification-token":"`+tokHuman+`"}}`),
-	)
-	set("JSON with a huge number", withLen(post("application/json"), `{"n":1`+strings.Repeat("0", 100000)+`e99999999}`))
-	set("JSON null", withLen(post("application/json"), `null`))
-	set("JSON string", withLen(post("application/json"), `"`+tokHuman+`"`))
-	set("JSON empty token", withLen(post("application/json"), `{"tc-verification-token":""}`))
-	set(
-		"100 MB JSON without Content-Length (chunked)",
-		hostile{head: post("application/json", "Transfer-Encoding: chunked"), large: 100 << 20},
-	)
-	set(
-		"Content-Length of 100 MB announced",
-		hostile{head: post("application/json", "Content-Length: 104857600"), body: []string{`{"a":"`}, stall: true},
-	)
-	set(
-		"Expect 100-continue with 100 MB announced",
-		hostile{head: post("application/json", "Content-Length: 104857600", "Expect: 100-continue"), stall: true},
-	)
-	set(
-		"Content-Length longer than the body, then a stall",
-		hostile{
-			head:  post("application/json", "Content-Length: 500"),
-			body:  []string{`{"tc-verification-token":"` + tokHuman},
-			stall: true,
-		},
-	)
-	set(
-		"chunked body that stalls",
-		hostile{
-			head:  post("application/json", "Transfer-Encoding: chunked"),
-			body:  []string{"10\r\n{\"tc-verificatio"},
-			stall: true,
-		},
-	)
-	set(
-		"chunked JSON with an unknown verification",
-		hostile{head: post("application/json", "Transfer-Encoding: chunked"),
-			body: []string{chunked(`{"tc-verification-token":`, `"`+unknownTok+`"}`)}},
-	)
-	set(
-		"malformed chunk sizes",
-		hostile{head: post("application/json", "Transfer-Encoding: chunked"), body: []string{"zz\r\n{}\r\n0\r\n\r\n"}},
-	)
-	set(
-		"gzip Content-Encoding",
-		withLen(post("application/json", "Content-Encoding: gzip"), gz(`{"tc-verification-token":"`+tokHuman+`"}`)),
-	)
-	set(
-		"br Content-Encoding on a form",
-		withLen(
-			post("application/x-www-form-urlencoded", "Content-Encoding: br"),
-			"tc-verification-token="+url.QueryEscape(tokHuman),
-		),
-	)
-	set(
-		"token in the query string only",
-		withLen("POST /contact?tc-verification-token="+url.QueryEscape(tokHuman)+" HTTP/1.1\r\nHost: x\r\n", ""),
-	)
-	set("GET without body", hostile{head: "GET /contact HTTP/1.1\r\nHost: x\r\n"})
-	set("HEAD", hostile{head: "HEAD /contact HTTP/1.1\r\nHost: x\r\n"})
-	set("DELETE without body", hostile{head: "DELETE /contact HTTP/1.1\r\nHost: x\r\n"})
-	set("OPTIONS", hostile{head: "OPTIONS /contact HTTP/1.1\r\nHost: x\r\n"})
-	set(
-		"PUT form without token",
-		withLen("PUT /contact HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n", "name=Ada"),
-	)
-	set(
-		"60 KiB junk header",
-		withLen(post("application/x-www-form-urlencoded", "X-Junk: "+strings.Repeat("j", 60<<10)), "name=Ada"),
-	)
-	set(
-		"500 headers",
-		withLen(
-			post("application/x-www-form-urlencoded", strings.TrimSuffix(manyHeaders.String(), "\r\n")),
-			"name=Ada",
-		),
-	)
-	set(
-		"two different token headers",
-		withLen(post("", "X-TC-Verification-Token: "+unknownTok, "X-TC-Verification-Token: "+tokHuman), ""),
-	)
-	set("blank token header and no body", withLen(post("", "X-TC-Verification-Token:    "), ""))
-	set(
-		"urlencoded with a bad escape",
-		withLen(post("application/x-www-form-urlencoded"), "tc-verification-token=%zz"+tokHuman),
-	)
-	set("urlencoded with 20,000 fields", withLen(post("application/x-www-form-urlencoded"), manyFields))
-	set(
-		"urlencoded token with a raw plus",
-		withLen(post("application/x-www-form-urlencoded"), "tc-verification-token=ab+cd=="),
-	)
-	set("urlencoded in UTF-16", withLen(post("application/x-www-form-urlencoded; charset=utf-16"), "t\x00=\x00"))
-	set(
-		"Content-Length and chunked together (smuggling)",
-		hostile{
-			head: post("application/json", "Content-Length: 4", "Transfer-Encoding: chunked"),
-			body: []string{chunked(`{"tc-verification-token":"` + unknownTok + `"}`)},
-		},
-	)
-	set(
-		"header token of a path traversal ID",
-		withLen(post("", "X-TC-Verification-Token: eyJ2ZXJpZmljYXRpb25JZCI6Ii4uLy4uL2FkbWluIn0="), ""),
-	)
-	set(
-		"token naming another API host",
-		withLen(
-			post(
-				"",
-				"X-TC-Verification-Token: eyJ2ZXJpZmljYXRpb25JZCI6ImJhZCIsImFwaUVuZHBvaW50IjoiaHR0cDovLzEyNy4wLjAuMTo5In0=",
-			),
-			"",
-		),
-	)
 	two := func(key string) hostile { // key names the unknown token; the right spelling carries a human's
 		return withLen(post("application/json"), `{"`+key+`":"`+unknownTok+`","tc-verification-token":"`+tokHuman+`"}`)
 	}
-	set("JSON token key in upper case beside a second token", two("TC-VERIFICATION-TOKEN"))
-	set("JSON token key in mixed case beside a second token", two("Tc-Verification-ToKen"))
-	set("JSON token key with the Kelvin sign beside a second token", two("tc-verification-to\u212aen"))
-	set("JSON token key with an escaped Kelvin sign beside a second token", two(`tc-verification-to\u212Aen`))
-	set("JSON token key escaped beside a second token", two(`tc\u002dverification\u002dtoken`))
 	longS := withLen(
 		strings.Replace(post("application/json"), "POST /contact", "POST /session", 1), // TokenField tc-session-token
 		`{"tc-ſession-token":"`+unknownTok+`","tc-session-token":"`+tokHuman+`"}`,
 	)
-	set("JSON token key with the long s beside a second token", longS)
 	bigUpload := func(token string) hostile {
 		parts := []string{"name", "Ada"}
 		if token != "" {
@@ -371,17 +119,110 @@ func hostileCatalog() []hostile {
 				"--B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"f.bin\"\r\n\r\n"+
 				strings.Repeat("0", 3<<20)+"\r\n--B--\r\n")
 	}
-	set("multipart with a 3 MiB file and no token", bigUpload(""))
-	set("multipart with a 3 MiB file and an unknown verification", bigUpload(unknownTok))
-	set("multipart with a 5 MiB text field", withLen(post("multipart/form-data; boundary=B"),
-		mpart("B", "tc-verification-token", tokHuman, "message", strings.Repeat("m", 5<<20))))
-	// On a route whose MaxMultipartBytes is 2 MiB: the default 32 MiB takes
-	// longer than the server's 500 ms ReadTimeout to arrive on a loaded
-	// machine, which then cuts the upload off (request-canceled) first.
-	set("multipart over MaxMultipartBytes, chunked", hostile{head: strings.Replace(
-		post("multipart/form-data; boundary=B", "Transfer-Encoding: chunked"), "POST /contact ", "POST /small ", 1),
-		large: 4 << 20})
-	return c
+	return []hostileCase{
+		{"body without Content-Type", bad, withLen(post(""), "tc-verification-token="+url.QueryEscape(unknownTok))},
+		{"text/plain body", bad, withLen(post("text/plain"), unknownTok)},
+		{"unparsable Content-Type", bad, withLen(post(";;;=="), "{}")},
+		{"JSON in UTF-16", bad, withLen(post("application/json; charset=utf-16"), "\xff\xfe{\x00}\x00")},
+		{"JSON with a byte-order mark", bad, withLen(post("application/json"), "\xef\xbb\xbf{\"tc-verification-token\":\""+unknownTok+"\"}")},
+		{"multipart without boundary", bad, withLen(post("multipart/form-data"), mpart("XYZ", "tc-verification-token", unknownTok))},
+		{"multipart with a boundary the body does not use", bad, withLen(post("multipart/form-data; boundary=ABC"), mpart("XYZ", "tc-verification-token", unknownTok))},
+		{"multipart with an over-long boundary", bad, withLen(
+			post("multipart/form-data; boundary="+strings.Repeat("b", 200)),
+			mpart(strings.Repeat("b", 200), "tc-verification-token", unknownTok),
+		)},
+		{"multipart with 2,000 parts", either, withLen(post("multipart/form-data; boundary=B"), mpart("B", manyParts...))},
+		{"multipart with two different tokens", bad, withLen(
+			post("multipart/form-data; boundary=B"),
+			mpart("B", "tc-verification-token", unknownTok, "tc-verification-token", tokHuman),
+		)},
+		{"multipart with a huge part header", either, withLen(
+			post("multipart/form-data; boundary=B"),
+			"--B\r\nContent-Disposition: form-data; name=\"x\"\r\nX-Junk: "+strings.Repeat("j", 200<<10)+"\r\n\r\nv\r\n--B--\r\n",
+		)},
+		{"multipart/mixed", bad, withLen(post("multipart/mixed; boundary=B"), mpart("B", "tc-verification-token", tokHuman))},
+		{"form with a 1 MiB token", either, withLen(post("application/x-www-form-urlencoded"), "tc-verification-token="+hugeToken)},
+		{"header with a 100 KiB token", bad, withLen(post("", "X-TC-Verification-Token: "+hugeToken[:100<<10]), "")},
+		{"form token with invalid UTF-8", bad, withLen(post("application/x-www-form-urlencoded"), "tc-verification-token=%ff%fe"+unknownTok[4:])},
+		{"JSON token with escaped NUL bytes", bad, withLen(post("application/json"), `{"tc-verification-token":"\u0000`+unknownTok+`\u0000"}`)},
+		{"JSON with raw NUL bytes", bad, withLen(post("application/json"), "{\"tc-verification-token\":\"\x00"+unknownTok+"\"}")},
+		{"JSON with duplicate keys", bad, withLen(
+			post("application/json"),
+			`{"tc-verification-token":"`+unknownTok+`","tc-verification-token":"`+tokHuman+`"}`,
+		)},
+		{"JSON nested 100,000 deep", bad, withLen(post("application/json"), `{"a":`+deep+`,"tc-verification-token":"`+tokHuman+`"}`)},
+		{"JSON token nested in an object", bad, withLen(post("application/json"), `{"tc-verification-token":{"tc-verification-token":"`+tokHuman+`"}}`)},
+		{"JSON with a huge number", bad, withLen(post("application/json"), `{"n":1`+strings.Repeat("0", 100000)+`e99999999}`)},
+		{"JSON null", bad, withLen(post("application/json"), `null`)},
+		{"JSON string", bad, withLen(post("application/json"), `"`+tokHuman+`"`)},
+		{"JSON empty token", bad, withLen(post("application/json"), `{"tc-verification-token":""}`)},
+		{"100 MB JSON without Content-Length (chunked)", tooBig, hostile{head: post("application/json", "Transfer-Encoding: chunked"), large: 100 << 20}},
+		{"Content-Length of 100 MB announced", tooBig, hostile{head: post("application/json", "Content-Length: 104857600"), body: []string{`{"a":"`}, stall: true}},
+		{"Expect 100-continue with 100 MB announced", tooBig, hostile{head: post("application/json", "Content-Length: 104857600", "Expect: 100-continue"), stall: true}},
+		{"Content-Length longer than the body, then a stall", bad, hostile{
+			head:  post("application/json", "Content-Length: 500"),
+			body:  []string{`{"tc-verification-token":"` + tokHuman},
+			stall: true,
+		}},
+		{"chunked body that stalls", bad, hostile{
+			head:  post("application/json", "Transfer-Encoding: chunked"),
+			body:  []string{"10\r\n{\"tc-verificatio"},
+			stall: true,
+		}},
+		{"chunked JSON with an unknown verification", bad, hostile{head: post("application/json", "Transfer-Encoding: chunked"),
+			body: []string{chunked(`{"tc-verification-token":`, `"`+unknownTok+`"}`)}}},
+		{"malformed chunk sizes", bad, hostile{head: post("application/json", "Transfer-Encoding: chunked"), body: []string{"zz\r\n{}\r\n0\r\n\r\n"}}},
+		{"gzip Content-Encoding", bad, withLen(post("application/json", "Content-Encoding: gzip"), gz(`{"tc-verification-token":"`+tokHuman+`"}`))},
+		{"br Content-Encoding on a form", bad, withLen(
+			post("application/x-www-form-urlencoded", "Content-Encoding: br"),
+			"tc-verification-token="+url.QueryEscape(tokHuman),
+		)},
+		{"token in the query string only", bad, withLen("POST /contact?tc-verification-token="+url.QueryEscape(tokHuman)+" HTTP/1.1\r\nHost: x\r\n", "")},
+		{"GET without body", bad, hostile{head: "GET /contact HTTP/1.1\r\nHost: x\r\n"}},
+		{"HEAD", bad, hostile{head: "HEAD /contact HTTP/1.1\r\nHost: x\r\n"}},
+		{"DELETE without body", bad, hostile{head: "DELETE /contact HTTP/1.1\r\nHost: x\r\n"}},
+		{"OPTIONS", bad, hostile{head: "OPTIONS /contact HTTP/1.1\r\nHost: x\r\n"}},
+		{"PUT form without token", bad, withLen("PUT /contact HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n", "name=Ada")},
+		{"60 KiB junk header", bad, withLen(post("application/x-www-form-urlencoded", "X-Junk: "+strings.Repeat("j", 60<<10)), "name=Ada")},
+		{"500 headers", []int{400, 431}, withLen(
+			post("application/x-www-form-urlencoded", strings.TrimSuffix(manyHeaders.String(), "\r\n")),
+			"name=Ada",
+		)}, // Go 1.27 answers 431 itself, before any handler
+		{"two different token headers", bad, withLen(post("", "X-TC-Verification-Token: "+unknownTok, "X-TC-Verification-Token: "+tokHuman), "")},
+		{"blank token header and no body", bad, withLen(post("", "X-TC-Verification-Token:    "), "")},
+		{"urlencoded with a bad escape", bad, withLen(post("application/x-www-form-urlencoded"), "tc-verification-token=%zz"+tokHuman)},
+		{"urlencoded with 20,000 fields", bad, withLen(post("application/x-www-form-urlencoded"), manyFields)},
+		{"urlencoded token with a raw plus", bad, withLen(post("application/x-www-form-urlencoded"), "tc-verification-token=ab+cd==")},
+		{"urlencoded in UTF-16", bad, withLen(post("application/x-www-form-urlencoded; charset=utf-16"), "t\x00=\x00")},
+		{"Content-Length and chunked together (smuggling)", bad, hostile{
+			head: post("application/json", "Content-Length: 4", "Transfer-Encoding: chunked"),
+			body: []string{chunked(`{"tc-verification-token":"` + unknownTok + `"}`)},
+		}},
+		{"header token of a path traversal ID", bad, withLen(post("", "X-TC-Verification-Token: eyJ2ZXJpZmljYXRpb25JZCI6Ii4uLy4uL2FkbWluIn0="), "")},
+		{"token naming another API host", bad, withLen(
+			post(
+				"",
+				"X-TC-Verification-Token: eyJ2ZXJpZmljYXRpb25JZCI6ImJhZCIsImFwaUVuZHBvaW50IjoiaHR0cDovLzEyNy4wLjAuMTo5In0=",
+			),
+			"",
+		)},
+		{"JSON token key in upper case beside a second token", bad, two("TC-VERIFICATION-TOKEN")},
+		{"JSON token key in mixed case beside a second token", bad, two("Tc-Verification-ToKen")},
+		{"JSON token key with the Kelvin sign beside a second token", bad, two("tc-verification-to\u212aen")},
+		{"JSON token key with an escaped Kelvin sign beside a second token", bad, two(`tc-verification-to\u212Aen`)},
+		{"JSON token key with the long s beside a second token", bad, longS},
+		{"JSON token key escaped beside a second token", bad, two(`tc\u002dverification\u002dtoken`)},
+		{"multipart with a 3 MiB file and no token", bad, bigUpload("")},
+		{"multipart with a 3 MiB file and an unknown verification", bad, bigUpload(unknownTok)},
+		{"multipart with a 5 MiB text field", tooBig, withLen(post("multipart/form-data; boundary=B"),
+			mpart("B", "tc-verification-token", tokHuman, "message", strings.Repeat("m", 5<<20)))},
+		// On a route whose MaxMultipartBytes is 2 MiB: the default 32 MiB takes
+		// longer than the server's 500 ms ReadTimeout to arrive on a loaded
+		// machine, which then cuts the upload off (request-canceled) first.
+		{"multipart over MaxMultipartBytes, chunked", tooBig, hostile{head: strings.Replace(
+			post("multipart/form-data; boundary=B", "Transfer-Encoding: chunked"), "POST /contact ", "POST /small ", 1),
+			large: 4 << 20}},
+	}
 }
 
 // send writes h to addr and reads the response.
@@ -439,13 +280,10 @@ func TestHostileRequests(t *testing.T) {
 	srv.Start()
 	addr := srv.Listener.Addr().String()
 
-	catalog := hostileCatalog()
-	require.GreaterOrEqual(t, len(catalog), 40)
-	for _, tc := range catalog {
+	for _, tc := range hostileCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			require.NotEmpty(t, tc.head, "case without a request")
 			before := ran.Load()
-			resp := tc.send(t, addr)
+			resp := tc.req.send(t, addr)
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 			resp.Body.Close()
 			assert.Contains(t, tc.want, resp.StatusCode, "body: %.200s", body)

@@ -185,4 +185,3 @@ func (h *expiryHeap) Pop() any {
 // defaultReplayStore is shared by every RequireCaptcha without a ReplayStore,
 // so two middlewares in one process never admit one token twice.
 var defaultReplayStore = sync.OnceValue(NewMemoryStore)
-

@@ -1,5 +1,8 @@
 package trustcaptcha_test
 
+// Single use (replay.go, and the claim in middleware.go): MemoryStore's
+// claims and counts, and the middleware's use of a ReplayStore.
+
 import (
 	"bytes"
 	"context"
@@ -13,11 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/captchakit/trustcaptcha"
 	"github.com/captchakit/trustcaptcha/trustcaptchatest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // recordingStore is a ReplayStore that remembers what it was asked, or fails.
@@ -320,23 +322,18 @@ func TestMemoryStore(t *testing.T) {
 	})
 }
 
-// failingCounter is a Counter whose store is down.
-type failingCounter struct{}
-
-func (failingCounter) Increment(context.Context, string, time.Duration) (int64, error) {
-	return 0, errors.New("redis: connection refused")
-}
-
-// A shared failover budget whose counter fails admits nothing.
-func TestLimitFailoverSharedCounterErrorAdmitsNothing(t *testing.T) {
+// TestMemoryStoreCountsPerWindowLength: one key counted in two window
+// lengths keeps two counts.
+func TestMemoryStoreCountsPerWindowLength(t *testing.T) {
 	t.Parallel()
-	var d trustcaptcha.Decision
-	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
-		Verifier: &stub{err: trustcaptcha.ErrServerUnreachable}, Logger: quietLogger(),
-		Failover:   trustcaptcha.LimitFailoverShared(trustcaptcha.FailOpen, 10, time.Minute, failingCounter{}),
-		OnDecision: func(_ *http.Request, dd trustcaptcha.Decision) { d = dd },
-	})(probe(&seen{}))
-	assert.Equal(t, http.StatusBadRequest, send(h, tokenFor(freshID())).Code)
-	assert.Equal(t, "failover-limit-reached", d.Reason)
-	assert.ErrorIs(t, d.Err, trustcaptcha.ErrServerUnreachable, "the outage cause is kept")
+	s := trustcaptcha.NewMemoryStore()
+	ctx := context.Background()
+	for i := range 3 {
+		n, err := s.Increment(ctx, "k", time.Minute)
+		require.NoError(t, err)
+		assert.Equal(t, int64(i+1), n)
+		n, err = s.Increment(ctx, "k", time.Hour)
+		require.NoError(t, err)
+		assert.Equal(t, int64(i+1), n)
+	}
 }

@@ -1,0 +1,934 @@
+package trustcaptcha_test
+
+// Reading the token from a request (token_extract.go): every place and
+// Content-Type, the limits, the body left readable for the next handler,
+// the fuzz targets, and the memory a body of any shape costs.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/captchakit/trustcaptcha"
+	"github.com/go-chi/chi/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestTokenExtraction(t *testing.T) {
+	t.Parallel()
+	mp, mpType := multipartBody(t, map[string]string{"name": "Ada", "tc-verification-token": tokHuman}, "file content")
+	mpNone, mpNoneType := multipartBody(t, map[string]string{"name": "Ada"}, "")
+	jsonBody := `{"name":"Ada","tc-verification-token":"` + tokHuman + `","nested":{"tc-verification-token":"x"}}`
+	cases := []struct {
+		reqCase
+		wantStatus int
+		wantReason string
+		wantCalls  int64
+		check      func(t *testing.T, s seen)
+	}{
+		{
+			reqCase:    reqCase{name: "header", header: map[string]string{"X-TC-Verification-Token": tokHuman}},
+			wantStatus: 204,
+			wantCalls:  1,
+		},
+		{
+			reqCase: reqCase{
+				name:        "header wins over the body",
+				header:      map[string]string{"X-TC-Verification-Token": tokHuman},
+				contentType: "application/json",
+				body:        `{"tc-verification-token":"` + tokBot + `"}`,
+			},
+			wantStatus: 204,
+			wantCalls:  1,
+			check:      func(t *testing.T, s seen) { assert.Equal(t, `{"tc-verification-token":"`+tokBot+`"}`, s.body) },
+		},
+		{
+			reqCase: reqCase{
+				name:        "urlencoded form",
+				contentType: "application/x-www-form-urlencoded",
+				target:      "/contact?q=search",
+				body:        form("name", "Ada", "tc-verification-token", tokHuman),
+			},
+			wantStatus: 204,
+			wantCalls:  1,
+			check: func(t *testing.T, s seen) {
+				assert.Equal(t, "Ada", s.name, "r.FormValue works after us")
+				assert.Equal(t, "search", s.query, "r.Form holds the query as usual")
+				assert.Equal(
+					t,
+					form("name", "Ada", "tc-verification-token", tokHuman),
+					s.body,
+					"the raw body is still readable",
+				)
+			},
+		},
+		{
+			reqCase: reqCase{
+				name:        "urlencoded with charset",
+				contentType: "application/x-www-form-urlencoded; charset=UTF-8",
+				body:        form("tc-verification-token", tokHuman),
+			},
+			wantStatus: 204,
+			wantCalls:  1,
+		},
+		{
+			reqCase: reqCase{
+				name:        "urlencoded PUT",
+				method:      http.MethodPut,
+				contentType: "application/x-www-form-urlencoded",
+				body:        form("name", "Ada", "tc-verification-token", tokHuman),
+			},
+			wantStatus: 204,
+			wantCalls:  1,
+			check:      func(t *testing.T, s seen) { assert.Equal(t, "Ada", s.name) },
+		},
+		{reqCase: reqCase{name: "urlencoded same token twice", contentType: "application/x-www-form-urlencoded",
+			body: form(
+				"tc-verification-token",
+				tokHuman,
+				"tc-verification-token",
+				tokHuman,
+			)}, wantStatus: 204, wantCalls: 1},
+		{reqCase: reqCase{name: "urlencoded two different tokens", contentType: "application/x-www-form-urlencoded",
+			body: form(
+				"tc-verification-token",
+				tokHuman,
+				"tc-verification-token",
+				tokBot,
+			)}, wantStatus: 400, wantReason: "token-invalid"},
+		{reqCase: reqCase{name: "urlencoded without token", contentType: "application/x-www-form-urlencoded",
+			body: form("name", "Ada")}, wantStatus: 400, wantReason: "token-missing"},
+		{reqCase: reqCase{name: "urlencoded malformed", contentType: "application/x-www-form-urlencoded",
+			body: "tc-verification-token=%zz&x"}, wantStatus: 400, wantReason: "token-missing"},
+		{reqCase: reqCase{name: "multipart with a file", contentType: mpType, body: mp}, wantStatus: 204, wantCalls: 1,
+			check: func(t *testing.T, s seen) {
+				assert.Equal(t, "Ada", s.name)
+				assert.Equal(t, "file content", s.file, "the uploaded file stays readable")
+			}},
+		{
+			reqCase:    reqCase{name: "multipart without token", contentType: mpNoneType, body: mpNone},
+			wantStatus: 400,
+			wantReason: "token-missing",
+		},
+		{
+			reqCase:    reqCase{name: "multipart without boundary", contentType: "multipart/form-data", body: mp},
+			wantStatus: 400,
+			wantReason: "token-missing",
+		},
+		{reqCase: reqCase{name: "JSON", contentType: "application/json", body: jsonBody}, wantStatus: 204, wantCalls: 1,
+			check: func(t *testing.T, s seen) {
+				assert.Equal(t, jsonBody, s.body, "the JSON bytes reach the handler unchanged")
+			}},
+		{
+			reqCase: reqCase{
+				name:        "JSON with charset",
+				contentType: "application/json; charset=utf-8",
+				body:        jsonBody,
+			},
+			wantStatus: 204,
+			wantCalls:  1,
+		},
+		{
+			reqCase:    reqCase{name: "+json type", contentType: "application/vnd.api+json", body: jsonBody},
+			wantStatus: 204,
+			wantCalls:  1,
+		},
+		{reqCase: reqCase{name: "JSON escaped key", contentType: "application/json",
+			body: `{"tc\u002dverification-token":"` + tokHuman + `"}`}, wantStatus: 204, wantCalls: 1},
+		{reqCase: reqCase{name: "JSON same token twice", contentType: "application/json",
+			body: `{"tc-verification-token":"` + tokHuman + `","tc-verification-token":"` + tokHuman + `"}`},
+			wantStatus: 204, wantCalls: 1},
+		{reqCase: reqCase{name: "JSON two different tokens", contentType: "application/json",
+			body: `{"tc-verification-token":"` + tokHuman + `","tc-verification-token":"` + tokBot + `"}`},
+			wantStatus: 400, wantReason: "token-invalid"},
+		{reqCase: reqCase{name: "JSON key in upper case", contentType: "application/json",
+			body: `{"TC-VERIFICATION-TOKEN":"` + tokHuman + `"}`}, wantStatus: 204, wantCalls: 1},
+		{reqCase: reqCase{name: "JSON key with the Kelvin sign", contentType: "application/json",
+			body: `{"tc-verification-to\u212Aen":"` + tokHuman + `"}`}, wantStatus: 204, wantCalls: 1},
+		{reqCase: reqCase{name: "JSON two spellings, two tokens", contentType: "application/json",
+			body: `{"tc-verification-token":"` + tokHuman + `","Tc-Verification-Token":"` + tokBot + `"}`},
+			wantStatus: 400, wantReason: "token-invalid"},
+		{reqCase: reqCase{name: "JSON token nested only", contentType: "application/json",
+			body: `{"data":{"tc-verification-token":"` + tokHuman + `"}}`},
+			wantStatus: 400, wantReason: "token-missing"},
+		{reqCase: reqCase{name: "JSON token not a string", contentType: "application/json",
+			body: `{"tc-verification-token":123}`}, wantStatus: 400, wantReason: "token-missing"},
+		{reqCase: reqCase{name: "JSON token an object", contentType: "application/json",
+			body: `{"tc-verification-token":{"t":"` + tokHuman + `"}}`},
+			wantStatus: 400, wantReason: "token-missing"},
+		{
+			reqCase:    reqCase{name: "JSON array", contentType: "application/json", body: `["` + tokHuman + `"]`},
+			wantStatus: 400,
+			wantReason: "token-missing",
+		},
+		{
+			reqCase: reqCase{
+				name:        "JSON malformed",
+				contentType: "application/json",
+				body:        `{"tc-verification-token":"` + tokHuman + `"`,
+			},
+			wantStatus: 400,
+			wantReason: "token-missing",
+		},
+		{
+			reqCase: reqCase{
+				name:        "JSON trailing data",
+				contentType: "application/json",
+				body:        `{"tc-verification-token":"` + tokHuman + `"} {}`,
+			},
+			wantStatus: 400,
+			wantReason: "token-missing",
+		},
+		{
+			reqCase: reqCase{
+				name:   "query string only",
+				target: "/contact?tc-verification-token=" + url.QueryEscape(tokHuman),
+			},
+			wantStatus: 400,
+			wantReason: "token-missing",
+		},
+		{
+			reqCase:    reqCase{name: "text/plain", contentType: "text/plain", body: tokHuman},
+			wantStatus: 400,
+			wantReason: "token-missing",
+		},
+		{
+			reqCase:    reqCase{name: "no Content-Type", body: form("tc-verification-token", tokHuman)},
+			wantStatus: 400,
+			wantReason: "token-missing",
+		},
+		{
+			reqCase:    reqCase{name: "GET without anything", method: http.MethodGet},
+			wantStatus: 400,
+			wantReason: "token-missing",
+		},
+		{
+			reqCase: reqCase{
+				name:   "malformed token",
+				header: map[string]string{"X-TC-Verification-Token": "not-base64!"},
+			},
+			wantStatus: 400,
+			wantReason: "token-invalid",
+			wantCalls:  1,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v := &stub{}
+			var s seen
+			h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: v, Logger: quietLogger()})(probe(&s))
+			rec := httptest.NewRecorder()
+			r := tc.request()
+			r.Header.Set("Accept", "application/json")
+			h.ServeHTTP(rec, r)
+			require.Equal(t, tc.wantStatus, rec.Code, rec.Body.String())
+			assert.Equal(t, tc.wantStatus < 400, s.ran, "the handler ran on a rejection, or did not on success")
+			if tc.wantReason != "" {
+				assert.Equal(t, tc.wantReason, problem(t, rec).Reason)
+			}
+			if tc.wantReason == "token-missing" ||
+				tc.wantReason == "token-invalid" && tc.wantCalls == 0 {
+				assert.Zero(t, v.calls.Load(), "no token, no API call")
+			} else {
+				assert.Equal(t, tc.wantCalls, v.calls.Load())
+			}
+			if tc.check != nil {
+				tc.check(t, s)
+			}
+		})
+	}
+}
+
+func TestBodyLimits(t *testing.T) {
+	t.Parallel()
+	big := `{"tc-verification-token":"` + tokHuman + `","pad":"` + strings.Repeat("x", 2000) + `"}`
+	bigFile, bigFileType := multipartBody(
+		t,
+		map[string]string{"tc-verification-token": tokHuman},
+		strings.Repeat("f", 4096),
+	)
+	bigText, bigTextType := multipartBody(t, map[string]string{"tc-verification-token": tokHuman,
+		"message": strings.Repeat("m", 5<<20)}, "")
+	manyTexts, manyTextsType := multipartBody(t, map[string]string{"tc-verification-token": tokHuman,
+		"a": strings.Repeat("a", 40<<10), "b": strings.Repeat("b", 40<<10)}, "")
+	cases := []struct {
+		name       string
+		opts       trustcaptcha.Options
+		body       io.Reader
+		ct         string
+		length     int64 // -1: unknown (chunked)
+		wantStatus int
+	}{
+		{
+			"JSON over the limit",
+			trustcaptcha.Options{MaxBodyBytes: 1024},
+			strings.NewReader(big),
+			"application/json",
+			int64(len(big)),
+			413,
+		},
+		{
+			"JSON over the limit, chunked",
+			trustcaptcha.Options{MaxBodyBytes: 1024},
+			strings.NewReader(big),
+			"application/json",
+			-1,
+			413,
+		},
+		{
+			"JSON at the limit",
+			trustcaptcha.Options{MaxBodyBytes: int64(len(big))},
+			strings.NewReader(big),
+			"application/json",
+			-1,
+			204,
+		},
+		{
+			"form over the limit",
+			trustcaptcha.Options{MaxBodyBytes: 100},
+			strings.NewReader(form("tc-verification-token", tokHuman, "pad", strings.Repeat("y", 200))),
+			"application/x-www-form-urlencoded",
+			-1,
+			413,
+		},
+		{
+			"multipart file over the memory limit goes to disk",
+			trustcaptcha.Options{MaxBodyBytes: 1024},
+			strings.NewReader(bigFile),
+			bigFileType,
+			int64(len(bigFile)),
+			204,
+		},
+		{
+			"multipart over its own limit",
+			trustcaptcha.Options{MaxBodyBytes: 1024, MaxMultipartBytes: 2048},
+			strings.NewReader(bigFile),
+			bigFileType,
+			-1,
+			413,
+		},
+		{
+			"multipart over its limit by Content-Length",
+			trustcaptcha.Options{MaxBodyBytes: 1024, MaxMultipartBytes: 2048},
+			strings.NewReader(bigFile),
+			bigFileType,
+			int64(len(bigFile)),
+			413,
+		},
+		{
+			"multipart text field over MaxBodyBytes",
+			trustcaptcha.Options{MaxBodyBytes: 64 << 10},
+			strings.NewReader(bigText),
+			bigTextType,
+			int64(len(bigText)),
+			413,
+		},
+		{
+			"multipart text fields over MaxBodyBytes together",
+			trustcaptcha.Options{MaxBodyBytes: 64 << 10},
+			strings.NewReader(manyTexts),
+			manyTextsType,
+			-1,
+			413,
+		},
+		{
+			"100 MB without Content-Length",
+			trustcaptcha.Options{},
+			io.LimitReader(zeros{}, 100<<20),
+			"application/json",
+			-1,
+			413,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			v := &stub{}
+			tc.opts.Verifier, tc.opts.Logger = v, quietLogger()
+			var s seen
+			h := trustcaptcha.RequireCaptcha(tc.opts)(probe(&s))
+			r := httptest.NewRequest(http.MethodPost, "/upload", tc.body)
+			r.ContentLength = tc.length
+			r.Header.Set("Content-Type", tc.ct)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			require.Equal(t, tc.wantStatus, rec.Code, rec.Body.String())
+			assert.Equal(t, tc.wantStatus == 204, s.ran)
+			if tc.wantStatus == 413 {
+				assert.Zero(t, v.calls.Load())
+				assert.Contains(t, rec.Body.String(), "body-too-large")
+			}
+			if strings.HasPrefix(tc.ct, "multipart/") && s.ran {
+				assert.Equal(t, strings.Repeat("f", 4096), s.file)
+			}
+		})
+	}
+}
+
+// fuzzHandler is the middleware with a stub verifier and a handler that
+// reports what it saw.
+func fuzzHandler(body *[]byte, ran *bool) http.Handler {
+	return trustcaptcha.RequireCaptcha(
+		trustcaptcha.Options{Verifier: &stub{}, Logger: quietLogger(), MaxBodyBytes: 64 << 10},
+	)(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			*ran = true
+			*body, _ = io.ReadAll(r.Body)
+			w.WriteHeader(http.StatusNoContent)
+		}),
+	)
+}
+
+// admitted checks the middleware's answer: 204 with the handler run, or
+// 400/413 without it; anything else fails. It reports whether it was 204.
+func admitted(t *testing.T, code int, ran bool) bool {
+	t.Helper()
+	switch code {
+	case 204:
+		if !ran {
+			t.Fatalf("204 without the handler")
+		}
+		return true
+	case 400, 413:
+		if ran {
+			t.Fatalf("the handler ran on %d", code)
+		}
+		return false
+	}
+	t.Fatalf("status %d", code)
+	return false
+}
+
+// FuzzExtractJSON: for any JSON body the middleware answers 204, 400 or 413,
+// never panics, calls the handler only with a human's token found as a
+// top-level string member, and hands the body on byte for byte.
+func FuzzExtractJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"tc-verification-token":"` + tokHuman + `"}`,
+		`{"a":[1,2,{"b":"}"}],"tc-verification-token":"` + tokHuman + `","c":null}`,
+		`{"tc\u002dverification-token":"` + tokHuman + `"}`,
+		`{"tc-verification-token":"` + tokHuman + `","tc-verification-token":"` + tokBot + `"}`,
+		`{"x":{"tc-verification-token":"` + tokHuman + `"}}`, `[]`,
+		`{"TC-Verification-Token":"` + tokHuman + `"}`,
+		`{"tc-verification-to\u212Aen":"` + tokHuman + `"}`, `null`, `{"tc-verification-token":1}`,
+		"\xef\xbb\xbf{}", `{"a":"\"","tc-verification-token":"` + tokHuman + `"} `, strings.Repeat("[", 300),
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var seenBody []byte
+		var ran bool
+		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(in))
+		r.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		fuzzHandler(&seenBody, &ran).ServeHTTP(rec, r)
+		if !admitted(t, rec.Code, ran) {
+			return
+		}
+		if !bytes.Equal(seenBody, in) {
+			t.Fatalf("the handler did not get the body unchanged")
+		}
+		// encoding/json's own view: a handler decoding into a struct sees
+		// the token we admitted.
+		var v struct {
+			Token string `json:"tc-verification-token"`
+		}
+		if err := json.Unmarshal(in, &v); err != nil || !bytes.HasPrefix(bytes.TrimSpace(in), []byte("{")) {
+			t.Fatalf("admitted a body that is not a JSON object with a string token: %v", err)
+		}
+		if v.Token != tokHuman && v.Token != tokEdge {
+			t.Fatalf("admitted without a passing top-level token")
+		}
+	})
+}
+
+// FuzzExtractForm: any urlencoded or multipart body (the fuzzer picks the
+// Content-Type's boundary too) gets 204, 400 or 413, never a panic.
+func FuzzExtractForm(f *testing.F) {
+	mp, mpType := multipartBody(f, map[string]string{"name": "Ada", "tc-verification-token": tokHuman}, "file")
+	_, boundary, _ := strings.Cut(mpType, "boundary=")
+	f.Add(false, "", []byte("name=Ada&tc-verification-token="+strings.ReplaceAll(tokHuman, "=", "%3D")))
+	f.Add(false, "", []byte("tc-verification-token=%zz&tc-verification-token=a"))
+	f.Add(true, boundary, []byte(mp))
+	f.Add(true, "B", []byte(mpart("B", "tc-verification-token", tokHuman, "tc-verification-token", tokBot)))
+	f.Add(true, "B", []byte("--B\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nv\r\n"))
+	f.Fuzz(func(t *testing.T, multi bool, boundary string, in []byte) {
+		var seenBody []byte
+		var ran bool
+		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(in))
+		if multi {
+			r.Header.Set(
+				"Content-Type",
+				"multipart/form-data; boundary=\""+strings.NewReplacer(`"`, "", `\`, "").Replace(boundary)+"\"",
+			)
+		} else {
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		rec := httptest.NewRecorder()
+		fuzzHandler(&seenBody, &ran).ServeHTTP(rec, r)
+		if admitted(t, rec.Code, ran) && !multi {
+			if !bytes.Equal(seenBody, in) {
+				t.Fatalf("the urlencoded body changed")
+			}
+			// The token read is the one net/url's parser sees in the field.
+			vals, _ := url.ParseQuery(string(in))
+			if tok := strings.TrimSpace(strings.Join(vals["tc-verification-token"], "")); tok == "" ||
+				strings.Count(tok, strings.TrimSpace(vals["tc-verification-token"][0])) == 0 {
+				t.Fatalf("admitted a token net/url does not see: %q", vals)
+			}
+		}
+		if r.MultipartForm != nil {
+			_ = r.MultipartForm.RemoveAll()
+		}
+	})
+}
+
+// upload is a multipart form with a text field, the token (if any) and a
+// file of size bytes.
+func upload(t testing.TB, token string, size int) (body []byte, contentType string) {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	require.NoError(t, mw.WriteField("name", "Ada"))
+	if token != "" {
+		require.NoError(t, mw.WriteField("tc-verification-token", token))
+	}
+	fw, err := mw.CreateFormFile("upload", "big.bin")
+	require.NoError(t, err)
+	_, err = io.Copy(fw, io.LimitReader(zeros{}, int64(size)))
+	require.NoError(t, err)
+	require.NoError(t, mw.Close())
+	return b.Bytes(), mw.FormDataContentType()
+}
+
+// TestMultipartLeavesNoTempFiles: whatever wraps the middleware (a chi
+// router, http.StripPrefix) and whatever the verdict, no temporary file of a
+// multipart upload outlives its request: neither the middleware's spool nor
+// what the handler's own ParseMultipartForm wrote. Not parallel: it owns
+// $TMPDIR.
+func TestMultipartLeavesNoTempFiles(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	var got struct {
+		name string
+		size int64
+	}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseMultipartForm(1 << 10); err != nil { // files go to $TMPDIR
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		f, _, err := r.FormFile("upload")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		defer f.Close()
+		n, _ := io.Copy(io.Discard, f)
+		got.name, got.size = r.FormValue("name"), n
+		w.WriteHeader(http.StatusNoContent)
+	})
+	captcha := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: &stub{}, Logger: quietLogger()})
+	r := chi.NewRouter()
+	r.With(captcha).Post("/chi/upload", handler)
+	r.Mount("/strip", http.StripPrefix("/strip", captcha(handler)))
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+
+	const size = 3 << 20 // over MaxBodyBytes: the middleware spools it to disk
+	for _, path := range []string{"/chi/upload", "/strip/upload"} {
+		for _, tc := range []struct {
+			name  string
+			token string
+			want  int
+		}{
+			{"admitted", tokHuman, http.StatusNoContent},
+			{"bot", tokBot, http.StatusBadRequest},
+			{"no token", "", http.StatusBadRequest},
+			{"unknown verification", tokenFor(someID), http.StatusBadRequest},
+		} {
+			t.Run(path+"/"+tc.name, func(t *testing.T) {
+				got.name, got.size = "", 0
+				body, ct := upload(t, tc.token, size)
+				resp, err := http.Post(srv.URL+path, ct, bytes.NewReader(body))
+				require.NoError(t, err)
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				assert.Equal(t, tc.want, resp.StatusCode)
+				if tc.want == http.StatusNoContent {
+					assert.Equal(t, "Ada", got.name, "the handler parses the form as without us")
+					assert.Equal(t, int64(size), got.size, "the handler gets the whole file")
+				}
+				left, err := os.ReadDir(tmp)
+				require.NoError(t, err)
+				assert.Empty(t, left, "temporary files outlived the request")
+			})
+		}
+	}
+}
+
+// In ReportOnly mode a multipart request without a token still reaches the
+// handler whole.
+func TestMultipartReportOnlyKeepsTheBody(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{100, 2 << 20} { // in memory, and spooled to a file
+		body, ct := upload(t, "", size)
+		var got int64
+		var name string
+		h := trustcaptcha.RequireCaptcha(
+			trustcaptcha.Options{Verifier: &stub{}, ReportOnly: true, Logger: quietLogger()},
+		)(
+			http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if f, _, err := r.FormFile("upload"); err == nil {
+					got, _ = io.Copy(io.Discard, f)
+					f.Close()
+				}
+				name = r.FormValue("name")
+			}),
+		)
+		r := httptest.NewRequest(http.MethodPost, "/upload", bytes.NewReader(body))
+		r.Header.Set("Content-Type", ct)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		assert.Equal(t, int64(size), got, "the file reached the handler")
+		assert.Equal(t, "Ada", name)
+		if r.MultipartForm != nil {
+			_ = r.MultipartForm.RemoveAll()
+		}
+	}
+}
+
+// costShape is one shape of body an attacker (or a large honest form) sends.
+type costShape struct {
+	name string
+	ct   string
+	body []byte
+}
+
+func repeatBody(prefix, unit, suffix string, size int) []byte {
+	n := max(0, (size-len(prefix)-len(suffix))/len(unit))
+	return []byte(prefix + strings.Repeat(unit, n) + suffix)
+}
+
+// multipartShape is a multipart body of parts made of unit (headers, blank
+// line and content), repeated to about size bytes (at least once), with the
+// token field last.
+func multipartShape(unit string, size int) []byte {
+	last := "--B\r\nContent-Disposition: form-data; name=\"tc-verification-token\"\r\n\r\n" + tokHuman + "\r\n--B--\r\n"
+	unit = "--B\r\n" + unit + "\r\n"
+	return repeatBody("", unit, last, max(size, len(unit)+len(last)))
+}
+
+func costShapes() []costShape {
+	const mp = "multipart/form-data; boundary=B"
+	const form = "application/x-www-form-urlencoded"
+	distinctHeaders := ""
+	for i := range 2000 {
+		distinctHeaders += fmt.Sprintf("X-%d: v\r\n", i)
+	}
+	shapes := []costShape{
+		{"json/deep nesting", "application/json", repeatBody(`{"a":`, "[", "", 1<<20)},
+		{"json/deep nesting in objects", "application/json", repeatBody(`{"a":`, `{"a":`, "", 1<<20)},
+		{"json/huge string", "application/json", repeatBody(`{"a":"`, "x", `"}`, 1<<20-1)},
+		{"json/huge number", "application/json", repeatBody(`{"a":`, "1", `}`, 1<<20-1)},
+		{"json/huge token member", "application/json", repeatBody(`{"tc-verification-token":"`, "A", `"}`, 1<<20-1)},
+		{"json/many members", "application/json", repeatBody(`{`, `"a":0,`, `"b":0}`, 1<<20-1)},
+		{"json/many token members", "application/json",
+			repeatBody(`{`, `"tc-verification-token":"`+tokHuman+`",`, `"b":0}`, 1<<20-1)},
+		{"urlencoded/100,000 empty pairs", form, repeatBody("", "=&", "", 200_000)},
+		{"urlencoded/empty pairs to 1 MiB", form, repeatBody("", "&", "", 1<<20)},
+		{"urlencoded/9,000 distinct keys", form, distinctKeys(9_000)},
+		{"urlencoded/escaped keys", form, repeatBody("", "%41=%42&", "", 1<<20)},
+		{"multipart/2,000 distinct headers in one part", mp, multipartShape(distinctHeaders, 1)},
+		{"multipart/one large file", mp,
+			multipartShape("Content-Disposition: form-data; name=\"f\"; filename=\"a\"\r\n\r\n"+
+				strings.Repeat("z", 5<<20), 1)},
+	}
+	// Shapes whose cost is per part: from a few parts to far past every cap.
+	for _, p := range []struct{ name, unit string }{
+		{"nameless parts", ""},
+		{"empty fields", "Content-Disposition: form-data; name=\"a\"\r\n"},
+		{"empty files", "Content-Disposition: form-data; name=\"f\"; filename=\"a\"\r\n"},
+		{"50 headers per part", strings.Repeat("X-A: b\r\n", 50)},
+		{"browser form, short fields", "Content-Disposition: form-data; name=\"field\"\r\n\r\nsome value"},
+	} {
+		for _, size := range []int{4 << 10, 64 << 10, 3 << 20} {
+			shapes = append(shapes, costShape{fmt.Sprintf("multipart/%s, %d KiB", p.name, size>>10), mp,
+				multipartShape(p.unit, size)})
+		}
+	}
+	return shapes
+}
+
+func distinctKeys(n int) []byte {
+	var b bytes.Buffer
+	for i := range n {
+		fmt.Fprintf(&b, "k%d=&", i)
+	}
+	return b.Bytes()
+}
+
+// chunks is a reader that returns at most n bytes a call, as a slow client's
+// body arrives.
+type chunks struct {
+	r io.Reader
+	n int
+}
+
+func (c *chunks) Read(p []byte) (int, error) { return c.r.Read(p[:min(len(p), c.n)]) }
+
+// allocated returns the bytes allocated while f ran, the least of three
+// runs (other goroutines can only add).
+func allocated(f func()) uint64 {
+	least := uint64(1<<64 - 1)
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		least = min(least, after.TotalAlloc-before.TotalAlloc)
+	}
+	return least
+}
+
+// TestRequestCostIsBoundedByBodySize sends every shape whole and trickled
+// (256-byte reads) through the middleware and checks the memory allocated
+// while it runs: at most 4 x the body + 64 KiB. The verifier answers at once
+// and the handler does nothing, so what is measured is reading the body.
+// Not parallel: it reads the process's allocation counters.
+func TestRequestCostIsBoundedByBodySize(t *testing.T) {
+	skipUnderRace(t)
+	t.Setenv("TMPDIR", t.TempDir())
+	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
+		Verifier: memVerifier, AllowReplay: true, Logger: quietLogger(),
+		MaxMultipartBytes: 8 << 20,
+	})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Logf("%-46s %-8s %9s %11s %6s %s", "shape", "sent", "body", "allocated", "ratio", "status")
+	for _, s := range costShapes() {
+		for _, trickle := range []bool{false, true} {
+			sent := map[bool]string{false: "whole", true: "trickled"}[trickle]
+			status := 0
+			alloc := allocated(func() {
+				var body io.Reader = bytes.NewReader(s.body)
+				if trickle {
+					body = &chunks{r: body, n: 256}
+				}
+				r := httptest.NewRequest(http.MethodPost, "/", body)
+				r.ContentLength = int64(len(s.body))
+				r.Header.Set("Content-Type", s.ct)
+				w := &discardWriter{h: http.Header{}}
+				rec := &statusWriter{ResponseWriter: w}
+				h.ServeHTTP(rec, r)
+				status = rec.status
+			})
+			limit := 4*uint64(len(s.body)) + 64<<10
+			t.Logf("%-46s %-8s %9d %11d %6.2f %d", s.name, sent, len(s.body), alloc,
+				float64(alloc)/float64(len(s.body)), status)
+			assert.LessOrEqualf(t, alloc, limit, "%s, %s: %d bytes allocated for a %d-byte body",
+				s.name, sent, alloc, len(s.body))
+		}
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return len(p), nil
+}
+
+// skipUnderRace skips a test that measures allocations when the race
+// detector, which changes them, is on. .ci/run runs these tests without it.
+func skipUnderRace(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation figures are measured without -race (.ci/run runs this test so)")
+	}
+}
+
+// stallingBody delivers its first bytes, then blocks until released; arrived
+// is closed when the middleware asks for more than the first bytes.
+type stallingBody struct {
+	first   []byte
+	arrived chan struct{}
+	release chan struct{}
+}
+
+func (s *stallingBody) Read(p []byte) (int, error) {
+	if len(s.first) > 0 {
+		n := copy(p, s.first)
+		s.first = s.first[n:]
+		return n, nil
+	}
+	select {
+	case <-s.arrived:
+	default:
+		close(s.arrived)
+	}
+	<-s.release
+	return 0, io.ErrUnexpectedEOF
+}
+
+// TestAnnouncedLengthDoesNotPreallocate: a client that announces a 1 MiB body,
+// sends 16 bytes and stalls holds no more than 64 KiB of the server's memory,
+// whatever the Content-Type.
+func TestAnnouncedLengthDoesNotPreallocate(t *testing.T) {
+	skipUnderRace(t)
+	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
+		Verifier: memVerifier, AllowReplay: true, Logger: quietLogger(),
+	})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for _, ct := range []string{"application/json", "application/x-www-form-urlencoded", "multipart/form-data; boundary=B"} {
+		t.Run(ct, func(t *testing.T) {
+			body := &stallingBody{first: []byte("0123456789abcdef"), arrived: make(chan struct{}), release: make(chan struct{})}
+			r := httptest.NewRequest(http.MethodPost, "/", body)
+			r.ContentLength = 1 << 20
+			r.Header.Set("Content-Type", ct)
+			done := make(chan struct{})
+			var before, during runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			go func() {
+				defer close(done)
+				h.ServeHTTP(httptest.NewRecorder(), r.WithContext(context.Background()))
+			}()
+			<-body.arrived
+			runtime.ReadMemStats(&during)
+			close(body.release)
+			<-done
+			held := during.TotalAlloc - before.TotalAlloc
+			require.LessOrEqualf(t, held, uint64(64<<10+16<<10),
+				"%d bytes allocated while 16 of 1 MiB announced bytes arrived", held)
+		})
+	}
+}
+
+// partsForm is a multipart form of n text fields of value, then the token.
+func partsForm(n int, value string, extraHeaders int) []byte {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "--B\r\nContent-Disposition: form-data; name=\"f%d\"\r\n", i)
+		for range extraHeaders {
+			b.WriteString("X-A: b\r\n")
+		}
+		fmt.Fprintf(&b, "\r\n%s\r\n", value)
+	}
+	fmt.Fprintf(&b, "--B\r\nContent-Disposition: form-data; name=\"tc-verification-token\"\r\n\r\n%s\r\n--B--\r\n", tokHuman)
+	return []byte(b.String())
+}
+
+// TestMultipartPartLimits: net/http's numbers (1,000 parts, 10,000 part
+// header lines) and the cost rule answer 413 before the handler runs; forms
+// a browser sends pass.
+func TestMultipartPartLimits(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("v", 2000) // parts large enough that only the counts bind
+	huge := strings.Repeat("v", 16000)
+	cases := []struct {
+		name string
+		body []byte
+		want int
+	}{
+		{"40 short fields", partsForm(40, "some value", 0), http.StatusNoContent},
+		{"50 short fields (the cost rule: send the token in the header)", partsForm(50, "some value", 0), http.StatusRequestEntityTooLarge},
+		{"999 fields of 2 KB (1,000 parts with the token)", partsForm(999, big, 0), http.StatusNoContent},
+		{"1,000 fields of 2 KB (1,001 parts)", partsForm(1000, big, 0), http.StatusRequestEntityTooLarge},
+		{"100 parts, 99 header lines each (9,900 + 101)", partsForm(100, huge, 98), http.StatusNoContent},
+		{"100 parts, 100 header lines each (10,000 + 101)", partsForm(100, huge, 99), http.StatusRequestEntityTooLarge},
+		{"2,000 empty fields", partsForm(2000, "", 0), http.StatusRequestEntityTooLarge},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			var s seen
+			h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
+				Verifier: &stub{}, Logger: quietLogger(), MaxBodyBytes: 4 << 20,
+			})(probe(&s))
+			r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(c.body))
+			r.Header.Set("Content-Type", "multipart/form-data; boundary=B")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			require.Equal(t, c.want, rec.Code, rec.Body.String())
+			assert.Equal(t, c.want == http.StatusNoContent, s.ran)
+		})
+	}
+}
+
+// TestOuterMaxBytesReaderIs413: behind http.MaxBytesHandler, a body over its
+// limit is 413 body-too-large, not a missing token.
+func TestOuterMaxBytesReaderIs413(t *testing.T) {
+	t.Parallel()
+	pad := strings.Repeat("x", 4096)
+	mp, mpType := multipartBody(t, map[string]string{"tc-verification-token": tokHuman, "pad": pad}, "")
+	cases := []reqCase{
+		{name: "json", contentType: "application/json", body: `{"pad":"` + pad + `","tc-verification-token":"` + tokHuman + `"}`},
+		{name: "urlencoded", contentType: "application/x-www-form-urlencoded", body: form("pad", pad, "tc-verification-token", tokHuman)},
+		{name: "multipart", contentType: mpType, body: mp},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			var s seen
+			h := http.MaxBytesHandler(trustcaptcha.RequireCaptcha(trustcaptcha.Options{
+				Verifier: &stub{}, Logger: quietLogger(),
+			})(probe(&s)), 1024)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, c.request())
+			assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code, rec.Body.String())
+			assert.Contains(t, rec.Body.String(), "body-too-large")
+			assert.False(t, s.ran)
+		})
+	}
+}
+
+// TestPanickingHandlerLeavesNoTempFiles: a handler that parses a large
+// multipart form and panics leaves no temporary file behind, and the panic
+// reaches the recovery middleware in front unchanged.
+func TestPanickingHandlerLeavesNoTempFiles(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	type boom struct{ n int }
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseMultipartForm(1 << 10); err != nil { // the 2 MiB file goes to $TMPDIR
+			t.Errorf("ParseMultipartForm: %v", err)
+		}
+		panic(boom{42})
+	})
+	var recovered any
+	recoverer := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() { recovered = recover() }()
+			next.ServeHTTP(w, r)
+		})
+	}
+	h := recoverer(trustcaptcha.RequireCaptcha(trustcaptcha.Options{
+		Verifier: &stub{}, Logger: quietLogger(),
+	})(handler))
+	body, ct := upload(t, tokHuman, 2<<20)
+	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+	r.Header.Set("Content-Type", ct)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	assert.Equal(t, boom{42}, recovered, "the panic goes on up unchanged")
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, left, "temporary files left behind")
+}
