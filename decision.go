@@ -5,10 +5,12 @@ import (
 	"time"
 )
 
-// Decision is what the middleware decided for one request. The next handler
-// reads it with DecisionFromContext; OnDecision receives it.
+// Decision is what the middleware decided for one request. OnDecision
+// receives it, and the next handler (or, for a rejection, the ErrorHandler)
+// reads it with DecisionFromContext. The zero value admits nothing and
+// names no reason.
 type Decision struct {
-	Admitted   bool          // passed, or admitted by the failover policy (in ReportOnly mode: would have been)
+	Admitted   bool          // passed, or admitted by the failover policy; in ReportOnly mode, what would have been decided
 	Failover   bool          // admitted by the failover policy, without a verified result
 	ReportOnly bool          // the decision was not enforced
 	Reason     string        // the reason code of Err (see Reason): "passed", or the cause, also on failover

@@ -41,7 +41,7 @@ const DefaultMemoryStoreWindows = 1 << 20
 // It frees claims and counting windows as they expire, without walking the
 // live ones, so a call costs the same with ten entries or a million. It holds
 // at most DefaultMemoryStoreClaims unexpired claims (about 145 bytes each)
-// and DefaultMemoryStoreWindows live windows (about 190 bytes each with a
+// and DefaultMemoryStoreWindows live windows (about 160 bytes each with a
 // 20-byte key; BENCHMARKS.md has both measurements). At either bound it
 // returns an error rather than forget one: a claim is then refused
 // (replay-check-unavailable), and a failover budget counted here admits

@@ -13,6 +13,7 @@ import (
 
 	"github.com/captchakit/trustcaptcha"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestRejectionResponse(t *testing.T) {
@@ -52,10 +53,12 @@ func TestRejectionResponse(t *testing.T) {
 func TestCustomErrorHandler(t *testing.T) {
 	t.Parallel()
 	var got error
+	var decided trustcaptcha.Decision
 	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
 		Verifier: &stub{},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			got = err
+			decided, _ = trustcaptcha.DecisionFromContext(r.Context())
 			http.Redirect(w, r, "/contact?error="+trustcaptcha.Reason(err), http.StatusSeeOther)
 		},
 	})(probe(&seen{}))
@@ -64,6 +67,9 @@ func TestCustomErrorHandler(t *testing.T) {
 	assert.Equal(t, "/contact?error=verification-failed", rec.Header().Get("Location"))
 	assert.ErrorIs(t, got, trustcaptcha.ErrVerificationFailed)
 	assert.Equal(t, 400, trustcaptcha.StatusCode(got))
+	assert.Equal(t, "verification-failed", decided.Reason, "the ErrorHandler's request carries the Decision")
+	assert.False(t, decided.Admitted)
+	require.NotNil(t, decided.Result)
 }
 
 func TestOperatorErrorsAreLoggedNotShown(t *testing.T) {

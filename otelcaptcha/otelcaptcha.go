@@ -1,8 +1,11 @@
 // Package otelcaptcha records what RequireCaptcha decides as OpenTelemetry
 // metrics and traces: every decision counted and timed with its reason, a
 // span around each verification, and the Client's in-flight count and
-// breaker state as gauges. It depends on the OpenTelemetry API only; the
-// application chooses the SDK and the exporter (Prometheus, OTLP, …).
+// breaker state as gauges. It depends on the OpenTelemetry API only, so it
+// records nothing until the program installs an SDK with an exporter
+// (otel.SetMeterProvider with a Prometheus or OTLP reader,
+// otel.SetTracerProvider for the spans), or passes providers to New; the
+// repository's README shows it with Prometheus.
 //
 //	inst, err := otelcaptcha.New() // the global MeterProvider and TracerProvider
 //	client, err := trustcaptcha.NewClient(key)
