@@ -1,6 +1,7 @@
 package trustcaptcha
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -244,11 +245,17 @@ func (x *extraction) fromJSON(body []byte) (string, error) {
 // leaves r.Body reading the spool from its start, whatever it found.
 func (x *extraction) fromMultipart(r *http.Request, boundary string) (string, func(), error) {
 	noop := func() {}
-	body, size, release, err := spool(r.Body, x.maxBody, x.maxMultipart)
+	body, size, release, err := spool(r.Body, r.ContentLength, x.maxBody, x.maxMultipart)
 	if err != nil {
 		return "", noop, bodyError(err, x.maxMultipart)
 	}
-	tok, err := x.multipartToken(body, size, boundary)
+	scan := io.Reader(body)
+	if f, ok := body.(*os.File); ok {
+		// multipartToken reads in small pieces (see meter): from a file, a
+		// buffer makes them copies instead of system calls.
+		scan = bufio.NewReaderSize(f, 32<<10)
+	}
+	tok, err := x.multipartToken(scan, size, boundary)
 	if _, serr := body.Seek(0, io.SeekStart); serr != nil {
 		release()
 		return "", noop, fmt.Errorf("%w: rewinding the spooled body: %v", errSpool, serr)
@@ -261,16 +268,20 @@ func (x *extraction) fromMultipart(r *http.Request, boundary string) (string, fu
 var errSpool = errors.New("trustcaptcha: spooling the request body to a temporary file failed")
 
 // spool reads src to its end, at most limit bytes (errTooLong past that):
-// the first memLimit bytes into memory, and a longer body into a temporary
-// file. release removes the file; it is never nil.
-func spool(src io.Reader, memLimit, limit int64) (body io.ReadSeeker, size int64, release func(), err error) {
+// into memory when it turns out to hold at most memLimit bytes, and into a
+// temporary file otherwise, or at once when announced (its Content-Length,
+// -1 if unknown) is over memLimit. release removes the file; it is never
+// nil.
+func spool(src io.Reader, announced, memLimit, limit int64) (body io.ReadSeeker, size int64, release func(), err error) {
 	release = func() {}
-	head, err := io.ReadAll(io.LimitReader(src, memLimit+1))
-	if err != nil {
-		return nil, 0, release, err
-	}
-	if int64(len(head)) <= memLimit {
-		return bytes.NewReader(head), int64(len(head)), release, nil
+	var head []byte
+	if announced <= memLimit {
+		if head, err = io.ReadAll(io.LimitReader(src, memLimit+1)); err != nil {
+			return nil, 0, release, err
+		}
+		if int64(len(head)) <= memLimit {
+			return bytes.NewReader(head), int64(len(head)), release, nil
+		}
 	}
 	f, err := os.CreateTemp("", "trustcaptcha-body-*")
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -190,4 +191,43 @@ func TestOneTokenField(t *testing.T) {
 	require.NoError(t, err)
 	assert.NoError(t, def.CheckOptions(trustcaptcha.Options{}))
 	assert.NotContains(t, string(def.Page().Element), "token-field-name", "the default needs no attribute")
+}
+
+// FuzzScriptURL: whatever ScriptURL New accepts, a browser loads the script
+// from the site itself (a path) or from the host the URL names plainly. The
+// browser's reading is modelled as the WHATWG URL parser does it for http(s):
+// tabs and newlines dropped, "\" read as "/", then resolved against the page.
+func FuzzScriptURL(f *testing.F) {
+	for _, s := range []string{"/static/w.js", "//evil.example/x.js", `/\evil.example/x.js`, `/\\evil.example/x.js`,
+		"/\t/evil.example/x.js", "/\n/evil.example/x.js", "/\r\n/evil.example/x.js", "https://cdn.example/w.js",
+		"https://cdn.example@evil.example/x.js", "HTTPS://cdn.example/w.js", "https:cdn.example", "https:///evil.example",
+		" /x.js", "/x.js ", "\x00/x.js", widget.DefaultScriptURL} {
+		f.Add(s)
+	}
+	page, _ := url.Parse("https://site.example/contact")
+	plain := func(host string) bool {
+		return host != "" && !strings.ContainsFunc(host, func(r rune) bool {
+			return !(r == '.' || r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z')
+		})
+	}
+	f.Fuzz(func(t *testing.T, u string) {
+		if _, err := widget.New(widget.Options{SiteKey: siteKey, ScriptURL: u}); err != nil || u == "" {
+			return
+		}
+		browser := strings.NewReplacer("\t", "", "\n", "", "\r", "", `\`, "/").Replace(strings.Trim(u, "\x00 \x1f"))
+		if strings.HasPrefix(u, "/") {
+			if strings.HasPrefix(browser, "//") {
+				t.Fatalf("accepted the path %q, which a browser reads as %q, on another host", u, browser)
+			}
+			return
+		}
+		ref, err := url.Parse(browser)
+		if err != nil {
+			t.Fatalf("accepted %q, which the browser's reading %q cannot parse: %v", u, browser, err)
+		}
+		got, want := page.ResolveReference(ref), ref
+		if browser != u || got.Scheme != "https" || got.Host != want.Host || got.User != nil || !plain(got.Hostname()) {
+			t.Fatalf("accepted %q, which a browser loads from %s://%s", u, got.Scheme, got.Host)
+		}
+	})
 }
