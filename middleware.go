@@ -58,7 +58,7 @@ type Options struct {
 	// beyond), and is raised to MaxBodyBytes. A form also gets 413 beyond
 	// 1,000 parts or 10,000 part header lines (net/http's limits), or when
 	// its parts would cost more memory to parse than 1.5 x its size +
-	// 48 KiB, counting 1 KiB a part and 200 bytes a header line (about 40
+	// 40 KiB, counting 1 KiB a part and 200 bytes a header line (about 35
 	// short text fields in a small form; more in a larger one): so reading
 	// any body costs at most 4 x its size + 64 KiB. A form of hundreds of
 	// tiny fields sends its token in TokenHeader. Zero means
