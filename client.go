@@ -46,7 +46,8 @@ const (
 // outage breaker answers ErrBreakerOpen at once, so the FailoverPolicy
 // decides without waiting for timeouts; one probe at a time then goes to the
 // API, the first after 500 ms, each failed one doubling the wait up to 10 s
-// (WithBreaker). An outage of D seconds so costs about D + 1 s.
+// (WithBreaker). So once an outage of D seconds (up to 10 s) ends,
+// verifications pass again within D + 1 s.
 //
 // It speaks the protocol of the official TrustCaptcha SDKs (version 3), with
 // these differences, all on purpose:
