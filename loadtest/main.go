@@ -48,6 +48,7 @@ import (
 	"time"
 
 	"github.com/captchakit/trustcaptcha"
+	"github.com/captchakit/trustcaptcha/internal/silentproxy"
 )
 
 var (
@@ -368,100 +369,6 @@ func throughputRun(h2 bool, inFlight int, kind string) {
 	fmt.Println()
 }
 
-// proxy forwards TCP connections to target; kill makes every connection open
-// at that moment dead without a reset, as a load balancer or NAT that forgot
-// it: what either side writes is read and dropped, nothing reaches the other
-// side, and the connection stays open until the client closes it. New
-// connections work. (The proxy holds the dead connections until then: one
-// dropped and collected would be closed by its finalizer, with a reset the
-// client would notice at once.)
-type proxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	open   []*pipe // live and dead, until Close
-}
-
-type pipe struct {
-	dead   atomic.Bool
-	a, b   net.Conn
-	closed sync.Once
-}
-
-func newProxy(target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	p := &proxy{ln: ln, target: target}
-	go p.accept()
-	return p
-}
-
-func (p *proxy) accept() {
-	for {
-		a, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		b, err := net.Dial("tcp", p.target)
-		if err != nil {
-			a.Close()
-			continue
-		}
-		pp := &pipe{a: a, b: b}
-		p.mu.Lock()
-		p.open = append(p.open, pp)
-		p.mu.Unlock()
-		go pp.copy(a, b)
-		go pp.copy(b, a)
-	}
-}
-
-// copy forwards src to dst until either fails; once the pipe is dead, it
-// reads src and drops what it reads, until src is closed.
-func (pp *pipe) copy(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && !pp.dead.Load() {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				err = werr
-			}
-		}
-		if err != nil {
-			if !pp.dead.Load() || src == pp.a {
-				pp.close() // a dead pipe ends only when the client closes it
-			}
-			return
-		}
-	}
-}
-
-func (pp *pipe) close() {
-	pp.closed.Do(func() {
-		pp.a.Close()
-		pp.b.Close()
-	})
-}
-
-func (p *proxy) kill() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, pp := range p.open {
-		pp.dead.Store(true)
-	}
-}
-
-func (p *proxy) Close() {
-	p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, pp := range p.open {
-		pp.close()
-	}
-}
-
 // deadConnections kills the pooled connections silently under two shapes of
 // load. In a closed loop of 16 visitors, every request on a dead connection
 // starts within a few milliseconds of the death, so they all time out
@@ -486,10 +393,13 @@ func deadRun(h2, open bool, kind string) {
 	const inFlight, rate, giveUp = 16, 20, 60 * time.Second
 	api := newFakeAPI(h2, *latency)
 	defer api.Close()
-	px := newProxy(api.Listener.Addr().String())
+	px, err := silentproxy.New(api.Listener.Addr().String())
+	if err != nil {
+		panic(err)
+	}
 	defer px.Close()
 	// The client talks to the proxy; the fake's certificate is for 127.0.0.1.
-	c, closeIdle := newVerifier(kind, api, "https://"+px.ln.Addr().String())
+	c, closeIdle := newVerifier(kind, api, "https://"+px.Addr())
 	defer closeIdle()
 	s := site(c, trustcaptcha.FailClosed)
 	defer s.Close()
@@ -519,7 +429,7 @@ func deadRun(h2, open bool, kind string) {
 	stopLoad := stop(inFlight, v, after)
 	time.Sleep(time.Second)
 	killedAt.Store(time.Now().UnixNano())
-	px.kill()
+	px.Kill()
 	took := await(&recovered, killedAt.Load(), giveUp, 100*time.Millisecond, " (not recovered)")
 	api.CloseClientConnections()
 	stopLoad() // requests still on dead connections end with the client's timeout
