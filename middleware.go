@@ -223,12 +223,11 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 	defer release()
 
 	// Verify, judge and claim.
-	var res *Result
-	failover := false
+	v := verdict{err: err}
 	if err == nil {
-		res, failover, err = m.check(r, raw)
+		v = m.check(r, raw)
 	}
-	d := m.decide(r, res, failover, err, time.Since(start))
+	d := m.decide(r, v, time.Since(start))
 	if m.OnDecision != nil {
 		m.OnDecision(r, d)
 	}
@@ -253,47 +252,55 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 	next.ServeHTTP(w, r2)
 }
 
-// check asks the Verifier about the token raw and judges its answer. It
-// returns the result, whether the failover policy admitted the request
-// without one, and the cause of a rejection (for an admission on failover,
-// the outage). The verification is claimed last, once every other check
-// passed.
-func (m *middleware) check(r *http.Request, raw string) (res *Result, failover bool, err error) {
+// verdict is what check found for one request.
+type verdict struct {
+	res      *Result
+	failover bool   // admitted by the failover policy, without a result
+	err      error  // the cause of a rejection; for an admission on failover, the outage
+	cause    *cause // err's row, when check had to look it up already; nil otherwise
+}
+
+// check asks the Verifier about the token raw and judges its answer: the
+// result, or the outage, which the failover policy may admit. The
+// verification is claimed last, once every other check passed.
+func (m *middleware) check(r *http.Request, raw string) verdict {
 	ctx := r.Context()
-	res, err = m.Verifier.Verify(ctx, raw)
+	res, err := m.Verifier.Verify(ctx, raw)
 	if err != nil {
-		if c := causeOf(err); c.reason == canceledReason && ctx.Err() == nil {
+		c := causeOf(err)
+		if c.reason == canceledReason && ctx.Err() == nil {
 			// The Verifier's own deadline or cancellation, while the request
 			// is alive: the API did not answer in time, an outage.
 			err = fmt.Errorf("%w: the verifier's own context ended: %w", ErrServerUnreachable, err)
+			c = causeOf(err)
 		}
-		if c := causeOf(err); c.err != ErrServerUnreachable && c.err != ErrClientReportedFailover {
-			return nil, false, err // not an outage: no policy may admit it
+		if c.err != ErrServerUnreachable && c.err != ErrClientReportedFailover {
+			return verdict{err: err, cause: c} // not an outage: no policy may admit it
 		}
-		if cause := m.Failover.Admit(r, err); cause != nil {
-			if !errors.Is(cause, err) {
-				cause = fmt.Errorf("%w: %w", cause, err)
+		if policy := m.Failover.Admit(r, err); policy != nil {
+			if !errors.Is(policy, err) {
+				policy = fmt.Errorf("%w: %w", policy, err)
 			}
-			return nil, false, cause
+			return verdict{err: policy}
 		}
 		if cerr := m.claim(ctx, nil, raw); cerr != nil {
-			return nil, false, cerr
+			return verdict{err: cerr}
 		}
-		return nil, true, err
+		return verdict{failover: true, err: err, cause: c}
 	}
 	switch {
 	case res == nil:
-		return nil, false, fmt.Errorf("%w: the verifier returned no result", ErrUnexpectedResponse)
+		return verdict{err: fmt.Errorf("%w: the verifier returned no result", ErrUnexpectedResponse)}
 	case !res.VerificationPassed:
-		return res, false, ErrVerificationFailed
+		return verdict{res: res, err: ErrVerificationFailed}
 	case !(res.Score <= m.Threshold): // NaN fails too
-		return res, false, fmt.Errorf("%w: %.2f > %.2f", ErrScoreTooHigh, res.Score, m.Threshold)
+		return verdict{res: res, err: fmt.Errorf("%w: %.2f > %.2f", ErrScoreTooHigh, res.Score, m.Threshold)}
 	case m.origins != nil && !m.origins[normalizeOrigin(res.Origin)]:
-		return res, false, ErrOriginNotAllowed
+		return verdict{res: res, err: ErrOriginNotAllowed}
 	case m.MatchClientIP && !ipMatches(r, m.proxies, res.IPAddress):
-		return res, false, ErrIPMismatch
+		return verdict{res: res, err: ErrIPMismatch}
 	}
-	return res, false, m.claim(ctx, res, raw)
+	return verdict{res: res, err: m.claim(ctx, res, raw)}
 }
 
 // How long a claim is kept without a result expiry, and at least (the
@@ -344,20 +351,24 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
-// decide makes the Decision from what check found. A request whose client
-// went away is never admitted: its cause becomes request-canceled, except
-// for an oversized body, which stays 413 (net/http may cancel the context
-// of a request whose body it did not read to its end).
-func (m *middleware) decide(r *http.Request, res *Result, failover bool, err error, latency time.Duration) Decision {
-	c := causeOf(err)
-	if ctxErr := r.Context().Err(); ctxErr != nil && !c.enforced {
-		err, failover = fmt.Errorf("trustcaptcha: request abandoned: %w", ctxErr), false
+// decide makes the Decision from what check found, looking the cause up
+// unless check did. A request whose client went away is never admitted: its
+// cause becomes request-canceled, except for an oversized body, which stays
+// 413 (net/http may cancel the context of a request whose body it did not
+// read to its end).
+func (m *middleware) decide(r *http.Request, v verdict, latency time.Duration) Decision {
+	err, c := v.err, v.cause
+	if c == nil {
 		c = causeOf(err)
 	}
-	d := Decision{Admitted: err == nil || failover, Failover: failover, ReportOnly: m.ReportOnly,
-		Reason: c.reason, Err: err, Result: res, Score: -1, Latency: latency, cause: c}
-	if res != nil {
-		d.Score = res.Score
+	if ctxErr := r.Context().Err(); ctxErr != nil && !c.enforced {
+		err, v.failover = fmt.Errorf("trustcaptcha: request abandoned: %w", ctxErr), false
+		c = causeOf(err)
+	}
+	d := Decision{Admitted: err == nil || v.failover, Failover: v.failover, ReportOnly: m.ReportOnly,
+		Reason: c.reason, Err: err, Result: v.res, Score: -1, Latency: latency, cause: c}
+	if v.res != nil {
+		d.Score = v.res.Score
 	}
 	if !d.Admitted {
 		d.Status = c.status

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/captchakit/trustcaptcha"
+	"github.com/captchakit/trustcaptcha/internal/routertest"
 	"github.com/captchakit/trustcaptcha/trustcaptchatest"
 	"github.com/go-chi/chi/v5"
 	"github.com/stretchr/testify/assert"
@@ -315,106 +316,81 @@ func TestGatewayFailoverIsNamedAtDebug(t *testing.T) {
 	}
 }
 
-func TestChiGroupAndWith(t *testing.T) {
-	t.Parallel()
-	api := trustcaptchatest.NewServer()
-	t.Cleanup(api.Close)
-	captcha := trustcaptcha.RequireCaptcha(
-		trustcaptcha.Options{Verifier: api.Client(), Skip: trustcaptcha.SkipSafeMethods},
-	)
-	r := chi.NewRouter()
-	r.Group(func(r chi.Router) {
-		r.Use(captcha)
-		r.Get("/contact", formPage)
-		r.Post("/contact", formSubmit)
+// TestRouters: the cases every router must pass (internal/routertest, also
+// run through Gin and Echo) hold in chi, a route with r.With and a group with
+// r.Use, and in http.ServeMux, a route wrapped and a sub-mux wrapped. Not
+// parallel: a case sets TMPDIR.
+func TestRouters(t *testing.T) {
+	t.Run("chi", func(t *testing.T) {
+		routertest.Run(t, func(opts trustcaptcha.Options, later func()) http.Handler {
+			r := chi.NewRouter()
+			protected := r.With(trustcaptcha.RequireCaptcha(opts), calling(later))
+			protected.Post("/form", formHandler)
+			protected.Post("/json", jsonHandler)
+			protected.Post("/upload", uploadHandler)
+			skipping := opts
+			skipping.Skip = trustcaptcha.SkipSafeMethods
+			r.Group(func(r chi.Router) {
+				r.Use(trustcaptcha.RequireCaptcha(skipping))
+				r.Get("/page", pageHandler)
+				r.Post("/page", formHandler)
+			})
+			return r
+		})
 	})
-	r.With(trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: api.Client()})).Post("/api/signup", signup)
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
-	runRouterChecks(t, srv.URL, api)
+	t.Run("ServeMux", func(t *testing.T) {
+		routertest.Run(t, func(opts trustcaptcha.Options, later func()) http.Handler {
+			captcha := trustcaptcha.RequireCaptcha(opts)
+			mux := http.NewServeMux()
+			mux.Handle("POST /form", captcha(calling(later)(http.HandlerFunc(formHandler))))
+			mux.Handle("POST /json", captcha(calling(later)(http.HandlerFunc(jsonHandler))))
+			mux.Handle("POST /upload", captcha(calling(later)(http.HandlerFunc(uploadHandler))))
+			skipping := opts
+			skipping.Skip = trustcaptcha.SkipSafeMethods
+			page := http.NewServeMux()
+			page.HandleFunc("GET /page", pageHandler)
+			page.HandleFunc("POST /page", formHandler)
+			mux.Handle("/page", trustcaptcha.RequireCaptcha(skipping)(page))
+			return mux
+		})
+	})
 }
 
-func TestServeMuxPatterns(t *testing.T) {
-	t.Parallel()
-	api := trustcaptchatest.NewServer()
-	t.Cleanup(api.Close)
-	captcha := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: api.Client()})
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /contact", formPage)
-	mux.Handle("POST /contact", captcha(http.HandlerFunc(formSubmit)))
-	mux.Handle("POST /api/signup", captcha(http.HandlerFunc(signup)))
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	runRouterChecks(t, srv.URL, api)
-}
-
-// The handlers both router tests mount.
-func formPage(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "the form") }
-
-func formSubmit(w http.ResponseWriter, r *http.Request) {
-	_, _ = io.WriteString(w, "thanks "+r.FormValue("name"))
-}
-
-func signup(w http.ResponseWriter, r *http.Request) {
-	var body map[string]any
-	_ = json.NewDecoder(r.Body).Decode(&body)
-	_, _ = fmt.Fprintf(w, "welcome %v", body["email"])
-}
-
-// runRouterChecks drives a router that serves GET /contact (open), POST
-// /contact (form, protected) and POST /api/signup (JSON, protected), end to
-// end through the real client and the fake API.
-func runRouterChecks(t *testing.T, base string, api *trustcaptchatest.Server) {
-	t.Helper()
-	do := func(method, path, ct, body string) (int, string) {
-		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
-		require.NoError(t, err)
-		if ct != "" {
-			req.Header.Set("Content-Type", ct)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+// calling is middleware that calls f, then the next handler.
+func calling(f func()) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			f()
+			next.ServeHTTP(w, r)
+		})
 	}
-	code, body := do(http.MethodGet, "/contact", "", "")
-	assert.Equal(t, 200, code)
-	assert.Equal(t, "the form", body)
+}
 
-	code, body = do(
-		http.MethodPost,
-		"/contact",
-		"application/x-www-form-urlencoded",
-		form("name", "Ada", "tc-verification-token", api.Human()),
-	)
-	assert.Equal(t, 200, code)
-	assert.Equal(t, "thanks Ada", body)
+// The handlers routertest asks for, written for net/http.
+func pageHandler(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "page") }
 
-	code, _ = do(
-		http.MethodPost,
-		"/contact",
-		"application/x-www-form-urlencoded",
-		form("name", "Bot", "tc-verification-token", api.Bot()),
-	)
-	assert.Equal(t, 400, code)
-	code, _ = do(http.MethodPost, "/contact", "application/x-www-form-urlencoded", form("name", "Nobody"))
-	assert.Equal(t, 400, code)
+func formHandler(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.WriteString(w, "name="+r.FormValue("name")+routertest.Describe(r))
+}
 
-	code, body = do(
-		http.MethodPost,
-		"/api/signup",
-		"application/json",
-		`{"email":"ada@example.com","tc-verification-token":"`+api.Human()+`"}`,
-	)
-	assert.Equal(t, 200, code)
-	assert.Equal(t, "welcome ada@example.com", body)
-	code, body = do(
-		http.MethodPost,
-		"/api/signup",
-		"application/json",
-		`{"email":"bot@example.com","tc-verification-token":"`+api.Failed()+`"}`,
-	)
-	assert.Equal(t, 400, code)
-	assert.Contains(t, body, `"reason":"`+"verification-failed"+`"`)
+func jsonHandler(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Name string `json:"name"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+		return
+	}
+	_, _ = io.WriteString(w, "name="+body.Name+routertest.Describe(r))
+}
+
+func uploadHandler(w http.ResponseWriter, r *http.Request) {
+	f, _, err := r.FormFile("file")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+		return
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(f)
+	_, _ = io.WriteString(w, "file="+string(b)+routertest.Describe(r))
 }

@@ -53,9 +53,9 @@ type MemoryStore struct {
 
 	mu      sync.Mutex
 	claims  map[string]time.Time // id → expiry
-	expiry  expiryHeap           // the same claims, soonest expiry first
+	expiry  byEnd[claim]         // the same claims, soonest expiry first
 	windows map[windowKey]window // Counter state
-	ends    endHeap              // the same windows, soonest end first
+	ends    byEnd[windowEnd]     // the same windows, soonest end first
 }
 
 type windowKey struct { // two window lengths on one key never meet
@@ -152,34 +152,25 @@ type windowEnd struct {
 	end int64
 }
 
-// endHeap is a container/heap of windows, soonest end first.
-type endHeap []windowEnd
+func (e windowEnd) ends() time.Time { return time.Unix(0, e.end) }
 
-func (h endHeap) Len() int           { return len(h) }
-func (h endHeap) Less(i, j int) bool { return h[i].end < h[j].end }
-func (h endHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *endHeap) Push(x any)        { *h = append(*h, x.(windowEnd)) }
-func (h *endHeap) Pop() any {
+func (c claim) ends() time.Time { return c.expires }
+
+// byEnd is a container/heap of claims or windows, the one that ends first
+// on top, so the MemoryStore frees what ended without walking what lives.
+type byEnd[T interface{ ends() time.Time }] []T
+
+func (h byEnd[T]) Len() int           { return len(h) }
+func (h byEnd[T]) Less(i, j int) bool { return h[i].ends().Before(h[j].ends()) }
+func (h byEnd[T]) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *byEnd[T]) Push(x any)        { *h = append(*h, x.(T)) }
+func (h *byEnd[T]) Pop() any {
 	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = windowEnd{} // let the key be collected
+	x := old[len(old)-1]
+	var zero T
+	old[len(old)-1] = zero // let its key be collected
 	*h = old[:len(old)-1]
-	return e
-}
-
-// expiryHeap is a container/heap of claims, soonest expiry first.
-type expiryHeap []claim
-
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].expires.Before(h[j].expires) }
-func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(claim)) }
-func (h *expiryHeap) Pop() any {
-	old := *h
-	c := old[len(old)-1]
-	old[len(old)-1] = claim{} // let the id be collected
-	*h = old[:len(old)-1]
-	return c
+	return x
 }
 
 // defaultReplayStore is shared by every RequireCaptcha without a ReplayStore,
