@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"mime/multipart"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -215,6 +216,7 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 		return
 	}
 	start := time.Now()
+	preParsed := r.MultipartForm // parsed before us: its owner removes its files
 
 	// Extract. The body is read, and r.Body set to read the same bytes
 	// again; a large multipart body is spooled to a temporary file, which
@@ -237,18 +239,23 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 	// an oversized body, which was not read whole, and a request nobody
 	// waits for.
 	r2 := r.WithContext(context.WithValue(r.Context(), decisionKey{}, &d))
+	// net/http removes the temporary files of a multipart form parsed on its
+	// own request only, and r2 (like r behind a router that copies the
+	// request) is not that one. So remove the files of every form parsed
+	// while this middleware held the request: by OnDecision on r, by the
+	// ErrorHandler (which may re-render the form) or the next handler on r2,
+	// also when one panics; the panic goes on up unchanged.
+	defer func() {
+		for _, f := range []*multipart.Form{r.MultipartForm, r2.MultipartForm} {
+			if f != nil && f != preParsed {
+				_ = f.RemoveAll()
+			}
+		}
+	}()
 	if !d.Admitted && (!m.ReportOnly || d.cause.enforced) {
 		m.ErrorHandler(w, r2, d.Err)
 		return
 	}
-	// net/http removes the temporary files of the multipart form it parsed
-	// on its own request, not on r2: remove those the handler's parse made,
-	// also when it panics (the panic goes on up unchanged).
-	defer func() {
-		if r2.MultipartForm != nil && r2.MultipartForm != r.MultipartForm {
-			_ = r2.MultipartForm.RemoveAll()
-		}
-	}()
 	next.ServeHTTP(w, r2)
 }
 

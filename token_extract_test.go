@@ -731,3 +731,89 @@ func TestPanickingHandlerLeavesNoTempFiles(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, left, "temporary files left behind")
 }
+
+// TestErrorHandlerParseLeavesNoTempFiles: an ErrorHandler that re-renders a
+// rejected form parses it with r.ParseMultipartForm, which writes the file
+// parts over its memory limit to temporary files; they are removed when the
+// request ends, also when the ErrorHandler panics, with a body kept in
+// memory by the middleware and with one it spooled to disk. Not parallel: it
+// owns $TMPDIR.
+func TestErrorHandlerParseLeavesNoTempFiles(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	type boom struct{}
+	for _, tc := range []struct {
+		name  string
+		size  int // of the file part: in memory below MaxBodyBytes, spooled above
+		panic bool
+	}{
+		{"in memory", 200 << 10, false},
+		{"spooled", 3 << 20, false},
+		{"in memory, the ErrorHandler panics", 200 << 10, true},
+		{"spooled, the ErrorHandler panics", 3 << 20, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parsed := false
+			h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
+				Verifier: &stub{}, Logger: quietLogger(),
+				ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+					// The default memory limit of r.FormValue is 32 MiB; a
+					// form re-rendered with a smaller one writes its files.
+					require.NoError(t, r.ParseMultipartForm(32<<10))
+					parsed = r.FormValue("name") == "Ada"
+					if tc.panic {
+						panic(boom{})
+					}
+					trustcaptcha.DefaultErrorHandler(w, r, err)
+				},
+			})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("next handler ran") }))
+			body, ct := upload(t, "", tc.size)
+			r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+			r.Header.Set("Content-Type", ct)
+			rec := httptest.NewRecorder()
+			func() {
+				defer func() {
+					if p := recover(); tc.panic {
+						assert.Equal(t, boom{}, p, "the panic goes on up unchanged")
+					}
+				}()
+				h.ServeHTTP(rec, r)
+			}()
+			assert.True(t, parsed, "the ErrorHandler read the form")
+			if !tc.panic {
+				assert.Equal(t, http.StatusBadRequest, rec.Code)
+			}
+			left, err := os.ReadDir(tmp)
+			require.NoError(t, err)
+			assert.Empty(t, left, "temporary files left behind")
+		})
+	}
+}
+
+// TestOnDecisionParseLeavesNoTempFiles: an OnDecision hook that parses the
+// multipart form on its request, behind a router that hands the middleware a
+// copy of net/http's request (so net/http does not remove that form), leaves
+// no temporary file. Not parallel: it owns $TMPDIR.
+func TestOnDecisionParseLeavesNoTempFiles(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	r := chi.NewRouter()
+	r.With(trustcaptcha.RequireCaptcha(trustcaptcha.Options{
+		Verifier: &stub{}, Logger: quietLogger(),
+		OnDecision: func(r *http.Request, d trustcaptcha.Decision) {
+			assert.NoError(t, r.ParseMultipartForm(32<<10)) // the file goes to $TMPDIR
+		},
+	})).Post("/upload", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	for _, token := range []string{tokHuman, ""} {
+		body, ct := upload(t, token, 200<<10)
+		resp, err := http.Post(srv.URL+"/upload", ct, bytes.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+	srv.Close() // every request has ended
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, left, "temporary files left behind")
+}

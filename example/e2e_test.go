@@ -6,7 +6,6 @@ package main
 // Screenshots of each step go to $TMPDIR/trustcaptcha-e2e/.
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -332,30 +331,7 @@ func TestBrowserREADMEProgram(t *testing.T) {
 		chromedp.Flag("host-resolver-rules", "MAP cdn.jsdelivr.net:443 127.0.0.1:"+cdnPort+", MAP * 127.0.0.1"),
 		chromedp.Flag("ignore-certificate-errors", true)) // the local CDN's certificate
 
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "ADDR=127.0.0.1:0", "TRUSTCAPTCHA_API_HOST="+fake.URL,
-		"TRUSTCAPTCHA_API_KEY="+trustcaptchatest.DefaultAPIKey, "TRUSTCAPTCHA_SITE_KEY="+trustcaptchatest.DefaultSiteKey)
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	serving, read := make(chan string, 1), make(chan struct{})
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-read; _ = cmd.Wait() })
-	go func() { // the program logs "serving http://127.0.0.1:PORT/contact" once it listens
-		defer close(read)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := regexp.MustCompile(`serving http://127\.0\.0\.1:(\d+)/contact`).FindStringSubmatch(sc.Text()); m != nil {
-				serving <- m[1]
-			}
-			t.Log("README program: " + sc.Text())
-		}
-	}()
-	var port string
-	select {
-	case port = <-serving:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the README's program did not start serving within 30 s")
-	}
+	port := startPageProgram(t, bin, fake.URL)
 	page := "http://localhost:" + port + "/contact" // localhost: a secure context, which the proof-of-work needs
 
 	violations := cspViolations(t, ctx)

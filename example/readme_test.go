@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,6 +23,8 @@ import (
 	// and the Echo tests already do).
 	_ "github.com/captchakit/trustcaptcha/gincaptcha"
 	_ "github.com/gin-gonic/gin"
+
+	"github.com/captchakit/trustcaptcha/trustcaptchatest"
 )
 
 // goBlocks returns the ```go blocks of the README, in order.
@@ -123,4 +130,63 @@ func TestCIRunsTheREADMETestCommand(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(ci), "TEST_COMMAND=("+string(m[1])+")", ".ci/run runs the README's test command")
 	assert.Contains(t, string(ci), `GOTOOLCHAIN=go1.27.3 "${TEST_COMMAND[@]}"`, "and with the newest Go")
+}
+
+// startPageProgram runs the README's complete program at bin as a user runs
+// it, with the keys and apiHost in its environment, and returns the port it
+// serves on. It is killed when the test ends.
+func startPageProgram(t *testing.T, bin, apiHost string) (port string) {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "ADDR=127.0.0.1:0", "TRUSTCAPTCHA_API_HOST="+apiHost,
+		"TRUSTCAPTCHA_API_KEY="+trustcaptchatest.DefaultAPIKey, "TRUSTCAPTCHA_SITE_KEY="+trustcaptchatest.DefaultSiteKey)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	serving, read := make(chan string, 1), make(chan struct{})
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-read; _ = cmd.Wait() })
+	go func() { // the program logs "serving http://127.0.0.1:PORT/contact" once it listens
+		defer close(read)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := regexp.MustCompile(`serving http://127\.0\.0\.1:(\d+)/contact`).FindStringSubmatch(sc.Text()); m != nil {
+				serving <- m[1]
+			}
+			t.Log("README program: " + sc.Text())
+		}
+	}()
+	select {
+	case port = <-serving:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the README's program did not start serving within 30 s")
+	}
+	return port
+}
+
+// TestREADMEProgramBoundsFailover: the README's complete program admits
+// requests unverified while the API is down, but only within its budget, so
+// whoever makes the outage (an API that is down, or a full in-flight bound)
+// cannot flood the form.
+func TestREADMEProgramBoundsFailover(t *testing.T) {
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	api.Down(http.StatusServiceUnavailable)
+	port := startPageProgram(t, buildPageProgram(t), api.URL)
+	admitted := 0
+	for range 40 {
+		resp, err := http.PostForm("http://127.0.0.1:"+port+"/contact",
+			url.Values{"name": {"Ada"}, "tc-verification-token": {api.Human()}})
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			assert.Contains(t, string(body), "will be reviewed", "marked as admitted on failover")
+			admitted++
+		} else {
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+			assert.Contains(t, string(body), "captcha-unavailable")
+		}
+	}
+	assert.Positive(t, admitted, "the outage admits some")
+	assert.LessOrEqual(t, admitted, 20, "but no more than the budget of a minute")
 }

@@ -21,7 +21,7 @@ func ExampleRequireCaptcha() {
 
 	r := gin.New()
 	r.POST("/contact", gincaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: api.Client()}), func(c *gin.Context) {
-		res, _ := trustcaptcha.ResultFromContext(c.Request.Context())
+		res, _ := gincaptcha.ResultFromContext(c)
 		c.String(http.StatusOK, "Thanks, %s! (bot score %.1f)", c.PostForm("name"), res.Score)
 	})
 

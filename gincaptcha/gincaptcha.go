@@ -20,10 +20,22 @@
 // body; or what Options.ErrorHandler writes) and the chain is aborted: no
 // later middleware or handler runs. An admitted request continues down the
 // chain with c.Request set to the request the core passed on: its body reads
-// the same bytes, so c.PostForm, c.ShouldBindJSON and c.FormFile work, and
-// trustcaptcha.ResultFromContext(c.Request.Context()) and
-// trustcaptcha.AdmittedByFailover(c.Request.Context()) tell the handler what
-// was decided.
+// the same bytes, so c.PostForm, c.ShouldBindJSON and c.FormFile work.
+//
+// The handler learns what was decided from ResultFromContext,
+// AdmittedByFailover and DecisionFromContext of this package, which take the
+// *gin.Context:
+//
+//	func contact(c *gin.Context) {
+//		if gincaptcha.AdmittedByFailover(c) {
+//			// admitted while the API was down: add friction
+//		}
+//	}
+//
+// The core's accessors of the same names need c.Request.Context(). Handed
+// the *gin.Context itself, they find nothing (and so report false) unless
+// the engine sets ContextWithFallback, because a *gin.Context looks up only
+// its own keys by default.
 package gincaptcha
 
 import (
@@ -54,4 +66,27 @@ func RequireCaptcha(opts trustcaptcha.Options) gin.HandlerFunc {
 			c.Abort()
 		}
 	}
+}
+
+// DecisionFromContext returns the decision RequireCaptcha made for c's
+// request, as trustcaptcha.DecisionFromContext does for
+// c.Request.Context(). ok is false when no RequireCaptcha ran before, or
+// when Skip let the request through.
+func DecisionFromContext(c *gin.Context) (trustcaptcha.Decision, bool) {
+	return trustcaptcha.DecisionFromContext(c.Request.Context())
+}
+
+// ResultFromContext returns the result of a request that passed every
+// check, as trustcaptcha.ResultFromContext does for c.Request.Context():
+// (nil, false) for one admitted on failover or without a CAPTCHA, and
+// without a RequireCaptcha before.
+func ResultFromContext(c *gin.Context) (*trustcaptcha.Result, bool) {
+	return trustcaptcha.ResultFromContext(c.Request.Context())
+}
+
+// AdmittedByFailover reports whether the failover policy let c's request
+// through without a verified result, as trustcaptcha.AdmittedByFailover does
+// for c.Request.Context(): the handler may add friction.
+func AdmittedByFailover(c *gin.Context) bool {
+	return trustcaptcha.AdmittedByFailover(c.Request.Context())
 }

@@ -1,15 +1,24 @@
 package gincaptcha_test
 
 import (
+	"bytes"
 	"io"
+	"log/slog"
+	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
 	"testing"
 
 	"github.com/gin-gonic/gin"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/captchakit/trustcaptcha"
 	"github.com/captchakit/trustcaptcha/gincaptcha"
 	"github.com/captchakit/trustcaptcha/internal/routertest"
+	"github.com/captchakit/trustcaptcha/trustcaptchatest"
 )
 
 func init() { gin.SetMode(gin.TestMode) }
@@ -69,4 +78,63 @@ func TestRequireCaptchaPanicsOnANilVerifier(t *testing.T) {
 		}
 	}()
 	gincaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: client})
+}
+
+// TestAccessorsTakeTheGinContext: in a handler written the natural way, with
+// the *gin.Context, gincaptcha's accessors see the decision on an engine
+// without ContextWithFallback, where the core's, handed c itself, see none.
+func TestAccessorsTakeTheGinContext(t *testing.T) {
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	r := gin.New() // ContextWithFallback is false by default
+	captcha := gincaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: api.Client(),
+		Failover: trustcaptcha.FailOpen, Logger: slog.New(slog.DiscardHandler)})
+	r.POST("/form", captcha, func(c *gin.Context) {
+		d, ok := gincaptcha.DecisionFromContext(c)
+		_, passed := gincaptcha.ResultFromContext(c)
+		c.String(http.StatusOK, "decision=%v/%s result=%v failover=%v core-with-c=%v",
+			ok, d.Reason, passed, gincaptcha.AdmittedByFailover(c), trustcaptcha.AdmittedByFailover(c))
+	})
+	for kind, want := range map[trustcaptchatest.Kind]string{
+		trustcaptchatest.Human:       "decision=true/passed result=true failover=false core-with-c=false",
+		trustcaptchatest.Unreachable: "decision=true/server-unreachable result=false failover=true core-with-c=false",
+	} {
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, api.NewFormRequest("/form", kind, url.Values{"name": {"Ada"}}))
+		assert.Equal(t, want, rec.Body.String(), kind)
+	}
+}
+
+// TestErrorHandlerParseLeavesNoTempFiles: through Gin too, an ErrorHandler
+// that parses the rejected multipart form leaves no temporary file. Not
+// parallel: it owns $TMPDIR.
+func TestErrorHandlerParseLeavesNoTempFiles(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	r := gin.New()
+	r.POST("/upload", gincaptcha.RequireCaptcha(trustcaptcha.Options{
+		Verifier: api.Client(), Logger: slog.New(slog.DiscardHandler),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			assert.NoError(t, r.ParseMultipartForm(32<<10)) // the file goes to $TMPDIR
+			trustcaptcha.DefaultErrorHandler(w, r, err)
+		},
+	}), func(c *gin.Context) { t.Error("the handler ran") })
+
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, err := mw.CreateFormFile("file", "big.bin")
+	require.NoError(t, err)
+	_, err = fw.Write(make([]byte, 200<<10))
+	require.NoError(t, err)
+	require.NoError(t, mw.Close())
+	req := httptest.NewRequest(http.MethodPost, "/upload", &body) // no token
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	left, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	assert.Empty(t, left, "temporary files left behind")
 }

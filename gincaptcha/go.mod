@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/captchakit/trustcaptcha v0.3.0
 	github.com/gin-gonic/gin v1.12.0
+	github.com/stretchr/testify v1.12.1
 )
 
 require (
@@ -28,7 +29,6 @@ require (
 	github.com/pelletier/go-toml/v2 v2.2.4 // indirect
 	github.com/quic-go/qpack v0.6.0 // indirect
 	github.com/quic-go/quic-go v0.59.1 // indirect
-	github.com/stretchr/testify v1.12.1 // indirect
 	github.com/twitchyliquid64/golang-asm v0.15.1 // indirect
 	github.com/ugorji/go/codec v1.3.1 // indirect
 	go.mongodb.org/mongo-driver/v2 v2.5.0 // indirect

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 )
 
@@ -17,6 +18,17 @@ import (
 //
 // A kind or status it does not know is 400 with {"error":"…"} saying what it
 // takes.
+//
+// Only this machine's own pages and programs may steer the fake: a control
+// request whose Origin header is present and not a loopback origin
+// (http://127.0.0.1:*, http://localhost:*, http://[::1]:*) gets 403 and
+// changes nothing, and so does the CORS preflight of one; a control request
+// with a body must send it as application/json (415 otherwise), which a form
+// on a foreign page cannot. curl, a test suite and a backend in another
+// container send no Origin and work as they are.
+
+// controlPrefix is the path under which the control endpoints live.
+const controlPrefix = "/_fake/"
 
 // control adds the control endpoints to mux.
 func (s *Server) control(mux *http.ServeMux) {
@@ -51,16 +63,35 @@ func (s *Server) control(mux *http.ServeMux) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("POST /_fake/up", func(w http.ResponseWriter, r *http.Request) {
+		var ignored struct{}
+		if !readControl(w, r, &ignored) {
+			return
+		}
 		s.Down(0)
 		w.WriteHeader(http.StatusNoContent)
 	})
 }
 
 // readControl decodes a control request's JSON body into v (an empty body
-// leaves v as it is), or answers 400 and returns false.
+// leaves v as it is), or answers 415 for a body that is not
+// application/json, or 400 for one that is not a JSON object, and returns
+// false.
 func readControl(w http.ResponseWriter, r *http.Request, v any) bool {
-	err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(v)
-	if err != nil && err != io.EOF {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "reading the body failed"})
+		return false
+	}
+	if len(body) == 0 {
+		return true
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{
+			"error": "send the body as Content-Type: application/json"})
+		return false
+	}
+	err = json.Unmarshal(body, v)
+	if err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "the body is not a JSON object: " + err.Error()})
 		return false
 	}

@@ -37,6 +37,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -114,6 +115,8 @@ type Server struct {
 	entries  map[string]*entry
 	order    []string // the IDs of entries, oldest first, reserved ones left out
 	requests []Request
+	sizes    []int // requestSize of each of requests
+	logBytes int   // their sum
 	down     int
 	widget   trustcaptcha.Result
 }
@@ -359,12 +362,16 @@ func (s *Server) with(token string, f func(*entry)) {
 	f(e)
 }
 
-// maxRequestLog bounds the request log, so a long benchmark or soak test
-// against the fake does not grow without end.
-const maxRequestLog = 100_000
+// The request log's bounds, so a long benchmark or soak test against the
+// fake, or requests with large headers, do not grow it without end.
+const (
+	maxRequestLog      = 100_000  // entries
+	maxRequestLogBytes = 32 << 20 // of methods, paths, queries and headers, about
+)
 
 // Requests returns a copy of the requests the Server received, in order: all
-// of them, or past 100,000 the most recent ones (at least 50,000).
+// of them, or, past 100,000 requests or 32 MiB of them (headers counted),
+// the most recent ones, at least half of either bound.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -398,22 +405,56 @@ func (s *Server) record(h http.Handler) http.Handler {
 				req.VerificationID = strings.ToLower(id)
 			}
 		}
+		size := requestSize(req)
 		s.mu.Lock()
-		if len(s.requests) == maxRequestLog {
-			// Keep the newest: drop the oldest half at once.
-			s.requests = append(s.requests[:0], s.requests[maxRequestLog/2:]...)
+		for len(s.requests) > 0 &&
+			(len(s.requests) == maxRequestLog || s.logBytes+size > maxRequestLogBytes) {
+			s.dropOldestHalf()
 		}
-		s.requests = append(s.requests, req)
+		s.requests, s.sizes = append(s.requests, req), append(s.sizes, size)
+		s.logBytes += size
 		s.mu.Unlock()
 		h.ServeHTTP(w, r)
 	})
 }
 
-// cors lets the widget call the fake from any page.
+// dropOldestHalf forgets the older half of the request log, at least one
+// entry, at once (so a full log costs one copy per half of it, not one per
+// request). The caller holds s.mu.
+func (s *Server) dropOldestHalf() {
+	n := max(len(s.requests)/2, 1)
+	for _, b := range s.sizes[:n] {
+		s.logBytes -= b
+	}
+	s.requests = append(s.requests[:0], s.requests[n:]...)
+	s.sizes = append(s.sizes[:0], s.sizes[n:]...)
+}
+
+// requestSize is about what an entry of the request log holds, in bytes.
+func requestSize(r Request) int {
+	n := 64 + len(r.Method) + len(r.Path) + len(r.RawQuery) + len(r.VerificationID)
+	for k, vs := range r.Header {
+		n += len(k)
+		for _, v := range vs {
+			n += 16 + len(v)
+		}
+	}
+	return n
+}
+
+// cors lets the widget call the fake from any page, and guards the control
+// endpoints (see control).
 func cors(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		if o := r.Header.Get("Origin"); o != "" {
+		o := r.Header.Get("Origin")
+		isControl := strings.HasPrefix(r.URL.Path, controlPrefix)
+		if isControl && o != "" && !loopbackOrigin(o) {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "the control endpoints take requests " +
+				"without an Origin (curl, a test suite) or from a loopback origin only"})
+			return
+		}
+		if o != "" {
 			hd.Set("Access-Control-Allow-Origin", o)
 			hd.Add("Vary", "Origin")
 		}
@@ -426,6 +467,21 @@ func cors(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// loopbackOrigin reports whether origin is a page served from this machine:
+// http on 127.0.0.1, localhost or [::1], any port. A DNS-rebound page sends
+// its own host name, which is none of these.
+func loopbackOrigin(origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Scheme != "http" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+		return false
+	}
+	switch u.Hostname() {
+	case "127.0.0.1", "localhost", "::1":
+		return true
+	}
+	return false
 }
 
 // logRequests writes a line per request to s.log (see WithLog).
@@ -441,11 +497,26 @@ func (s *Server) logRequests(h http.Handler) http.Handler {
 			if sw.status != 0 {
 				status = strconv.Itoa(sw.status)
 			}
-			fmt.Fprintf(s.log, "%s %s %s %s %v\n", start.Format("15:04:05.000"), r.Method, r.URL.Path, status,
-				time.Since(start).Round(100*time.Microsecond))
+			fmt.Fprintf(s.log, "%s %s %s %s %v\n", start.Format("15:04:05.000"), logSafe(r.Method),
+				logSafe(r.URL.RequestURI()), status, time.Since(start).Round(100*time.Microsecond))
 		}()
 		h.ServeHTTP(sw, r)
 	})
+}
+
+// logSafe escapes every byte of s that could end or blur a log line (control
+// characters, space, DEL and non-ASCII) as %XX, so one request is one line
+// whatever it holds.
+func logSafe(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // statusWriter remembers the status a handler wrote.

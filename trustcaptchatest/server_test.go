@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -448,4 +450,137 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestControlEndpointsRefuseForeignPages: a web page on another origin (a
+// form post, a fetch after a preflight, a DNS-rebound page) cannot steer the
+// fake: 403 or 415, and nothing changes; curl (no Origin) and the
+// developer's own loopback pages can. The widget endpoints keep answering
+// any origin.
+func TestControlEndpointsRefuseForeignPages(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	tok := api.Human()
+	verifies := func() bool {
+		_, err := api.Client(trustcaptcha.WithBreaker(0, 0)).Verify(context.Background(), tok)
+		return err == nil
+	}
+	send := func(method, path, origin, contentType, body string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(method, api.URL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		if method == http.MethodOptions {
+			req.Header.Set("Access-Control-Request-Method", "POST")
+			req.Header.Set("Access-Control-Request-Headers", "content-type")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp
+	}
+	const down = `{"status":503}`
+	for _, tc := range []struct {
+		name, origin, contentType, body string
+		want                            int
+	}{
+		{"a form post from another site", "https://evil.example", "text/plain", down, http.StatusForbidden},
+		{"a JSON fetch from another site", "https://evil.example", "application/json", down, http.StatusForbidden},
+		{"a DNS-rebound page", "http://rebind.evil.example:8787", "application/json", down, http.StatusForbidden},
+		{"a sandboxed page", "null", "application/json", down, http.StatusForbidden},
+		{"a look-alike host", "http://127.0.0.1.evil.example", "application/json", down, http.StatusForbidden},
+		{"an https loopback origin", "https://localhost:3000", "application/json", down, http.StatusForbidden},
+		{"a text/plain body without an Origin", "", "text/plain", down, http.StatusUnsupportedMediaType},
+		{"a urlencoded body (curl -d without -H)", "", "application/x-www-form-urlencoded", down,
+			http.StatusUnsupportedMediaType},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := send(http.MethodPost, "/_fake/down", tc.origin, tc.contentType, tc.body)
+			assert.Equal(t, tc.want, resp.StatusCode)
+			assert.True(t, verifies(), "the API is not down")
+			if tc.origin != "" {
+				pre := send(http.MethodOptions, "/_fake/down", tc.origin, "", "")
+				assert.Equal(t, http.StatusForbidden, pre.StatusCode, "no preflight is granted")
+				assert.Empty(t, pre.Header.Get("Access-Control-Allow-Origin"))
+			}
+		})
+	}
+	t.Run("a token cannot be minted from another site", func(t *testing.T) {
+		resp := send(http.MethodPost, "/_fake/tokens", "https://evil.example", "application/json", `{"kind":"human"}`)
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+	})
+	t.Run("curl and the developer's own pages steer it", func(t *testing.T) {
+		for _, origin := range []string{"", "http://localhost:5173", "http://127.0.0.1:8080", "http://[::1]:3000"} {
+			if origin != "" {
+				pre := send(http.MethodOptions, "/_fake/down", origin, "", "")
+				assert.Equal(t, http.StatusNoContent, pre.StatusCode, origin)
+				assert.Equal(t, origin, pre.Header.Get("Access-Control-Allow-Origin"))
+			}
+			assert.Equal(t, http.StatusNoContent, send(http.MethodPost, "/_fake/down", origin, "application/json",
+				down).StatusCode, origin)
+			assert.False(t, verifies(), "down")
+			assert.Equal(t, http.StatusNoContent, send(http.MethodPost, "/_fake/up", origin, "", "").StatusCode)
+			assert.True(t, verifies(), "up")
+		}
+	})
+	t.Run("the widget endpoints answer any origin", func(t *testing.T) {
+		pre := send(http.MethodOptions, "/v2/verifications", "https://shop.example", "", "")
+		assert.Equal(t, http.StatusNoContent, pre.StatusCode)
+		assert.Equal(t, "https://shop.example", pre.Header.Get("Access-Control-Allow-Origin"))
+	})
+}
+
+// TestLogLineIsOneLinePerRequest: whatever a request's path holds (an
+// escaped CR or LF among it), its log line is one line, with the path as it
+// was sent and the query, which decides a client-failover answer.
+func TestLogLineIsOneLinePerRequest(t *testing.T) {
+	t.Parallel()
+	var log syncBuffer
+	api := trustcaptchatest.NewServer(trustcaptchatest.WithLog(&log))
+	forged := "/x%0D%0A12:00:00.000%20GET%20/v2/verifications/" + trustcaptchatest.PassingVerificationID +
+		"/results%20200%201ms%E2%80%A8"
+	resp, err := http.Get(api.URL + forged)
+	require.NoError(t, err)
+	resp.Body.Close()
+	_, err = api.Client().Verify(context.Background(), trustcaptchatest.ClientFailoverToken())
+	require.ErrorIs(t, err, trustcaptcha.ErrClientReportedFailover)
+	api.Close() // every line is written
+	lines := strings.Split(strings.TrimSpace(log.String()), "\n")
+	require.Len(t, lines, 2, log.String())
+	assert.Regexp(t, `^\d\d:\d\d:\d\d\.\d{3} GET `+regexp.QuoteMeta(forged)+` 404 \S+$`, lines[0])
+	assert.Regexp(t, `^\d\d:\d\d:\d\d\.\d{3} GET /v2/verifications/[0-9a-f-]{36}/results\?clientFailover=true 412 \S+$`,
+		lines[1])
+}
+
+// TestRequestLogIsBoundedInBytes: requests with large headers do not grow
+// the request log past its byte bound; the newest requests stay.
+func TestRequestLogIsBoundedInBytes(t *testing.T) {
+	t.Parallel()
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	big := strings.Repeat("x", 512<<10)
+	for i := range 200 { // 100 MiB of headers in all
+		req, err := http.NewRequest(http.MethodGet, api.URL+"/v2/verifications/"+trustcaptchatest.PassingVerificationID+
+			"/results", nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Padding", big)
+		req.Header.Set("X-Seq", strconv.Itoa(i))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+	reqs := api.Requests()
+	held := 0
+	for _, r := range reqs {
+		held += len(r.Header.Get("X-Padding"))
+	}
+	assert.LessOrEqual(t, held, 32<<20, "the log holds at most 32 MiB")
+	assert.GreaterOrEqual(t, len(reqs), 16, "at least half the bound stays")
+	assert.Equal(t, "199", reqs[len(reqs)-1].Header.Get("X-Seq"), "the newest request stays")
 }

@@ -23,6 +23,13 @@
 //	POST /_fake/down {"status":503} → 204: every result request answers that status
 //	POST /_fake/up → 204: normal answers again
 //
+// A control request with a body must send it as application/json (415
+// otherwise). One whose Origin header is present and not a loopback origin
+// (http://127.0.0.1:*, http://localhost:*, http://[::1]:*) gets 403 and
+// changes nothing, so a web page the developer visits while the fake runs
+// cannot steer it; curl and test suites send no Origin. The widget's
+// endpoints answer any origin, as the widget runs on the developer's page.
+//
 // It logs each request on one line and exits 0 on SIGINT or SIGTERM.
 package main
 
@@ -88,8 +95,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
   site key (widget):  %[3]s
   the widget:         <trustcaptcha-component sitekey="%[3]s" api-url="%[1]s">
   the server:         API host %[1]s (Go: trustcaptcha.WithAPIHost("%[1]s"); Python: api_host=; Java: .apiHost())
-  mint a token:       curl -s -X POST %[1]s/_fake/tokens -d '{"kind":"human"}'   (bot, failed, unreachable, client-failover)
-  put the API down:   curl -s -X POST %[1]s/_fake/down -d '{"status":503}'; back up: curl -s -X POST %[1]s/_fake/up
+  mint a token:       curl -s %[1]s/_fake/tokens -H 'Content-Type: application/json' -d '{"kind":"human"}'
+                      (kinds: human, bot, failed, unreachable, client-failover)
+  put the API down:   curl -s %[1]s/_fake/down -H 'Content-Type: application/json' -d '{"status":503}'
+  back up:            curl -s -X POST %[1]s/_fake/up
+  control requests:   JSON bodies only, and no Origin header or a loopback one: other web pages get 403
   fixed tokens:       the SDKs' test IDs 00000000-0000-0000-0000-00000000000{0,1,2,3,4} answer a result, 404, 423, 410, 429
 Stop it with Ctrl+C.
 `, u, *apiKey, *siteKey)

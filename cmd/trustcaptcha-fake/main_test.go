@@ -41,7 +41,8 @@ func TestCommand(t *testing.T) {
 	fake := fakecmd.Start(t, bin, "-api-key", "ak_e2e-secret")
 	out := fake.Stdout()
 	for _, want := range []string{"ak_e2e-secret", trustcaptchatest.DefaultSiteKey, `api-url="` + fake.URL + `"`,
-		"WithAPIHost(\"" + fake.URL + "\")", "/_fake/tokens", "/_fake/down"} {
+		"WithAPIHost(\"" + fake.URL + "\")", "/_fake/tokens", "/_fake/down", "Content-Type: application/json",
+		"other web pages get 403"} {
 		assert.Contains(t, out, want, "the start-up lines say how to use it")
 	}
 	client, err := trustcaptcha.NewClient("ak_e2e-secret", trustcaptcha.WithAPIHost(fake.URL),
