@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode"
+
+	"github.com/captchakit/trustcaptcha/internal/uuid"
 )
 
 // Version is this package's version, sent in the User-Agent header.
@@ -231,7 +233,7 @@ func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
 	switch {
 	case apiKey == "" || strings.ContainsFunc(apiKey, unicode.IsControl):
 		return nil, errors.New("trustcaptcha: NewClient: the API key is empty or holds control characters")
-	case isUUID(apiKey):
+	case uuid.Valid(apiKey):
 		return nil, errors.New("trustcaptcha: NewClient: the API key is a UUID, which is the site key the widget uses; " +
 			"pass the secret API key from the TrustCaptcha dashboard")
 	}
@@ -330,8 +332,8 @@ func (c *Client) Verify(ctx context.Context, token string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("trustcaptcha: verification abandoned: %w", err)
+	if err := abandoned(ctx); err != nil {
+		return nil, err
 	}
 	probe, ok := c.breaker.allow()
 	if !ok {
@@ -348,9 +350,10 @@ func (c *Client) Verify(ctx context.Context, token string) (*Result, error) {
 		return nil, fmt.Errorf("%w: %w (%d)", ErrServerUnreachable, ErrInFlightLimit, cap(c.inFlight))
 	}
 	res, out, err := c.fetch(ctx, tok)
+	aerr := abandoned(ctx)
 	switch {
-	case err != nil && out != outcomeSuccess && ctx.Err() != nil: // says nothing about the API
-		out, err = outcomeNeutral, fmt.Errorf("trustcaptcha: verification abandoned: %w", ctx.Err())
+	case err != nil && out != outcomeSuccess && aerr != nil: // says nothing about the API
+		out, err = outcomeNeutral, aerr
 	case out == outcomeBroken:
 		// No answer on a connection: it may be dead without a reset (a NAT
 		// dropped it), so the next attempt and the probe dial afresh.

@@ -122,11 +122,15 @@ var (
 	unknownCause = cause{nil, "unknown", http.StatusBadRequest, operator, "", false} // a custom Verifier's own error
 )
 
-// causeOf returns the row that explains err: the first whose sentinel err
-// wraps.
+// causeOf returns the row that explains err: the one a Decision's Err
+// carries, or else the first whose sentinel err wraps.
 func causeOf(err error) *cause {
 	if err == nil {
 		return &passedCause
+	}
+	var ce *causeError
+	if errors.As(err, &ce) {
+		return ce.cause
 	}
 	for i := range causes {
 		if errors.Is(err, causes[i].err) {

@@ -1,6 +1,7 @@
 package trustcaptcha
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -59,6 +60,15 @@ var (
 	// it with LimitFailover.
 	FailOpenTrustingClientFailover FailoverPolicy = failOpen{clientFailover: true}
 )
+
+// Counter counts events in fixed time windows, for a failover budget shared
+// by several processes (see LimitFailoverShared); safe for concurrent use.
+type Counter interface {
+	// Increment adds one to key's count in the current window of length
+	// window (windows start at multiples of window since the Unix epoch) and
+	// returns the new count.
+	Increment(ctx context.Context, key string, window time.Duration) (int64, error)
+}
 
 // LimitFailover admits at most n of the requests p admits in each fixed
 // window of length per, in this process, so an attacker who knocks the API

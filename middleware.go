@@ -3,9 +3,6 @@ package trustcaptcha
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -225,7 +222,7 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 	defer release()
 
 	// Verify, judge and claim.
-	v := verdict{err: err}
+	v := verdict{err: err, cause: causeOf(err)}
 	if err == nil {
 		v = m.check(r, raw)
 	}
@@ -257,146 +254,6 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 		return
 	}
 	next.ServeHTTP(w, r2)
-}
-
-// verdict is what check found for one request.
-type verdict struct {
-	res      *Result
-	failover bool   // admitted by the failover policy, without a result
-	err      error  // the cause of a rejection; for an admission on failover, the outage
-	cause    *cause // err's row, when check had to look it up already; nil otherwise
-}
-
-// check asks the Verifier about the token raw and judges its answer: the
-// result, or the outage, which the failover policy may admit. The
-// verification is claimed last, once every other check passed.
-func (m *middleware) check(r *http.Request, raw string) verdict {
-	ctx := r.Context()
-	res, err := m.Verifier.Verify(ctx, raw)
-	if err != nil {
-		c := causeOf(err)
-		if c.reason == canceledReason && ctx.Err() == nil {
-			// The Verifier's own deadline or cancellation, while the request
-			// is alive: the API did not answer in time, an outage.
-			err = fmt.Errorf("%w: the verifier's own context ended: %w", ErrServerUnreachable, err)
-			c = causeOf(err)
-		}
-		if c.err != ErrServerUnreachable && c.err != ErrClientReportedFailover {
-			return verdict{err: err, cause: c} // not an outage: no policy may admit it
-		}
-		if policy := m.Failover.Admit(r, err); policy != nil {
-			if !errors.Is(policy, err) {
-				policy = fmt.Errorf("%w: %w", policy, err)
-			}
-			return verdict{err: policy}
-		}
-		if cerr := m.claim(ctx, nil, raw); cerr != nil {
-			return verdict{err: cerr}
-		}
-		return verdict{failover: true, err: err, cause: c}
-	}
-	switch {
-	case res == nil:
-		return verdict{err: fmt.Errorf("%w: the verifier returned no result", ErrUnexpectedResponse)}
-	case !res.VerificationPassed:
-		return verdict{res: res, err: ErrVerificationFailed}
-	case !(res.Score <= m.Threshold): // NaN fails too
-		return verdict{res: res, err: fmt.Errorf("%w: %.2f > %.2f", ErrScoreTooHigh, res.Score, m.Threshold)}
-	case m.origins != nil && !m.origins[normalizeOrigin(res.Origin)]:
-		return verdict{res: res, err: ErrOriginNotAllowed}
-	case m.MatchClientIP && !ipMatches(r, m.proxies, res.IPAddress):
-		return verdict{res: res, err: ErrIPMismatch}
-	}
-	return verdict{res: res, err: m.claim(ctx, res, raw)}
-}
-
-// How long a claim is kept without a result expiry, and at least (the
-// API's clock and ours may disagree a little).
-const (
-	claimLifetime    = 15 * time.Minute
-	minClaimLifetime = time.Minute
-)
-
-// claim records the verification as used until its result expires, or says
-// why it cannot be: ErrTokenReused or ErrReplayCheckUnavailable. The
-// verification is res's, or, without a result or an ID in it, the token's:
-// its verificationId when raw is the widget's format, else a hash of raw.
-func (m *middleware) claim(ctx context.Context, res *Result, raw string) error {
-	if m.AllowReplay {
-		return nil
-	}
-	now := time.Now()
-	id, expires := "", now.Add(claimLifetime)
-	if res != nil {
-		id = strings.ToLower(res.VerificationID)
-		if !res.ResultExpiresAt.IsZero() {
-			expires = res.ResultExpiresAt
-		}
-	}
-	if id == "" {
-		if t, err := ParseToken(raw); err == nil {
-			id = t.VerificationID
-		} else {
-			sum := sha256.Sum256([]byte(raw))
-			id = "sha256:" + hex.EncodeToString(sum[:])
-		}
-	}
-	expires = later(expires, now.Add(minClaimLifetime))
-	switch ok, err := m.ReplayStore.Claim(ctx, id, expires); {
-	case err != nil:
-		return fmt.Errorf("%w: %w", ErrReplayCheckUnavailable, err)
-	case !ok:
-		return ErrTokenReused
-	}
-	return nil
-}
-
-func later(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return b
-	}
-	return a
-}
-
-// decide makes the Decision from what check found, looking the cause up
-// unless check did. A request whose client went away is never admitted: its
-// cause becomes request-canceled, except for an oversized body, which stays
-// 413 (net/http may cancel the context of a request whose body it did not
-// read to its end).
-func (m *middleware) decide(r *http.Request, v verdict, latency time.Duration) Decision {
-	err, c := v.err, v.cause
-	if c == nil {
-		c = causeOf(err)
-	}
-	if ctxErr := r.Context().Err(); ctxErr != nil && !c.enforced {
-		err, v.failover = fmt.Errorf("trustcaptcha: request abandoned: %w", ctxErr), false
-		c = causeOf(err)
-	}
-	d := Decision{Admitted: err == nil || v.failover, Failover: v.failover, ReportOnly: m.ReportOnly,
-		Reason: c.reason, Err: err, Result: v.res, Score: -1, Latency: latency, cause: c}
-	if v.res != nil {
-		d.Score = v.res.Score
-	}
-	if !d.Admitted {
-		d.Status = c.status
-	}
-	if c.err == ErrTokenMissing {
-		d.hint = m.hint(r)
-		d.Err = fmt.Errorf("%w (%s)", err, d.hint)
-	}
-	return d
-}
-
-// hint tells the developer how to fix a missing token: where the middleware
-// looked, and on a GET or HEAD how to protect only the form's POST. It is
-// safe to show the client.
-func (m *middleware) hint(r *http.Request) string {
-	h := fmt.Sprintf("looked for the form field or JSON member %q and the %s header", m.TokenField, m.TokenHeader)
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		h += "; this is a " + r.Method + " request: to protect only the form's POST on this route, " +
-			"set Options.Skip to trustcaptcha.SkipSafeMethods"
-	}
-	return h
 }
 
 // log logs an operator error at level Error (limited by opLog), every

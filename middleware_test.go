@@ -218,52 +218,6 @@ func TestOperatorErrorsLoggedOncePerMinute(t *testing.T) {
 	assert.Len(t, logs.lines("reason=unexpected-response"), 1)
 }
 
-// TestMistakesAreNamed: the classic wiring mistakes get an answer (and a
-// Debug log line) that names what the middleware looked for and, on a GET,
-// how to protect only the form's POST; never the token.
-func TestMistakesAreNamed(t *testing.T) {
-	t.Parallel()
-	var logs syncBuffer
-	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
-		Verifier: &stub{},
-		Logger:   slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})(probe(&seen{}))
-	looked := `looked for the form field or JSON member "tc-verification-token" and the X-TC-Verification-Token header`
-	cases := []struct {
-		name    string
-		req     reqCase
-		want    []string
-		wantNot []string
-	}{
-		{"the middleware on the page's GET", reqCase{method: http.MethodGet},
-			[]string{looked, "this is a GET request", "trustcaptcha.SkipSafeMethods"}, nil},
-		{"a form field named token", reqCase{contentType: "application/x-www-form-urlencoded", body: "token=" + tokHuman},
-			[]string{looked}, []string{"SkipSafeMethods", tokHuman}},
-		{"a form field with underscores", reqCase{contentType: "application/x-www-form-urlencoded",
-			body: "tc_verification_token=" + tokHuman}, []string{looked}, []string{tokHuman}},
-		{"a JSON member of another name", reqCase{contentType: "application/json", body: `{"captcha":"` + tokHuman + `"}`},
-			[]string{`looked for the form field or JSON member \"tc-verification-token\"`}, []string{tokHuman}},
-	}
-	for _, c := range cases {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, c.req.request())
-		assert.Equal(t, http.StatusBadRequest, rec.Code, c.name)
-		for _, w := range c.want {
-			assert.Contains(t, rec.Body.String(), w, c.name)
-		}
-		for _, w := range c.wantNot {
-			assert.NotContains(t, rec.Body.String(), w, c.name)
-		}
-	}
-	debug := logs.lines("level=DEBUG")
-	assert.Len(t, debug, len(cases), "every rejection logged at Debug")
-	for _, l := range debug {
-		assert.Contains(t, l, "reason=token-missing")
-		assert.Contains(t, l, "tc-verification-token")
-		assert.NotContains(t, l, tokHuman)
-	}
-}
-
 // A site in minimal data mode is told once per process, at Warn, that its
 // Threshold does nothing. Not parallel: the warning is process-wide.
 func TestMinimalDataModeWarnsOncePerProcess(t *testing.T) {

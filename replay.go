@@ -17,15 +17,6 @@ type ReplayStore interface {
 	Claim(ctx context.Context, id string, expires time.Time) (bool, error)
 }
 
-// Counter counts events in fixed time windows, for a failover budget shared
-// by several processes (see LimitFailoverShared); safe for concurrent use.
-type Counter interface {
-	// Increment adds one to key's count in the current window of length
-	// window (windows start at multiples of window since the Unix epoch) and
-	// returns the new count.
-	Increment(ctx context.Context, key string, window time.Duration) (int64, error)
-}
-
 // DefaultMemoryStoreClaims is how many unexpired claims a MemoryStore holds:
 // more than 1,000 verifications a second over a 15-minute result lifetime.
 const DefaultMemoryStoreClaims = 1 << 20

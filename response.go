@@ -21,8 +21,9 @@ const ProblemType = "https://pkg.go.dev/github.com/captchakit/trustcaptcha#Reaso
 // reads captcha-unavailable.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	c, hint := causeOf(err), ""
-	if d, ok := r.Context().Value(decisionKey{}).(*Decision); ok && err != nil && errors.Is(err, d.Err) {
-		c, hint = d.cause, d.hint // the middleware's own rejection: its cause is known
+	var ce *causeError
+	if errors.As(err, &ce) { // the middleware's own rejection: it says where it looked
+		hint = ce.hint
 	}
 	detail, reason := cmp.Or(c.detail, "The CAPTCHA cannot be verified right now. Please try again later."), c.public()
 	if hint != "" {

@@ -93,3 +93,26 @@ func TestOperatorErrorsAreLoggedNotShown(t *testing.T) {
 	send(h, "")
 	assert.Empty(t, logs.String())
 }
+
+// TestErrorHandlerErrCarriesItsCause: the error an ErrorHandler receives
+// carries its cause and, for a missing token, where the middleware looked,
+// so DefaultErrorHandler answers the same when the ErrorHandler wraps it and
+// hands it a request without the Decision (a fresh one, as a framework may).
+func TestErrorHandlerErrCarriesItsCause(t *testing.T) {
+	t.Parallel()
+	h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
+		Verifier: &stub{}, Logger: quietLogger(),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			fresh := httptest.NewRequest(r.Method, r.URL.Path, nil)
+			fresh.Header = r.Header
+			trustcaptcha.DefaultErrorHandler(w, fresh, fmt.Errorf("my app: %w", err))
+		},
+	})(probe(&seen{}))
+	direct := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: &stub{}, Logger: quietLogger()})(probe(&seen{}))
+	for _, token := range []string{"", tokBot} {
+		want, got := send(direct, token), send(h, token)
+		assert.Equal(t, want.Code, got.Code)
+		assert.Equal(t, want.Body.String(), got.Body.String())
+	}
+	assert.Contains(t, send(h, "").Body.String(), `looked for the form field or JSON member "tc-verification-token"`)
+}

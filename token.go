@@ -3,11 +3,12 @@ package trustcaptcha
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/captchakit/trustcaptcha/internal/uuid"
 )
 
 // MaxTokenLength is the longest token ParseToken accepts, in bytes (real
@@ -48,7 +49,7 @@ func ParseToken(token string) (Token, error) {
 	}
 	var expires string // informational only: anything but a string is ignored, as the SDKs do
 	_ = json.Unmarshal(w.ExpiresAt, &expires)
-	if !isUUID(w.VerificationID) {
+	if !uuid.Valid(w.VerificationID) {
 		return Token{}, fmt.Errorf("%w: verificationId is not a UUID", ErrTokenInvalid)
 	}
 	t := Token{VerificationID: strings.ToLower(w.VerificationID), ClientFailover: w.ClientFailover}
@@ -69,13 +70,4 @@ func (t Token) Encode() string {
 	}
 	b, _ := json.Marshal(w) // cannot fail: strings and a bool
 	return base64.StdEncoding.EncodeToString(b)
-}
-
-// isUUID reports whether s is a UUID in the 8-4-4-4-12 hex form (either case).
-func isUUID(s string) bool {
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return false
-	}
-	_, err := hex.DecodeString(s[:8] + s[9:13] + s[14:18] + s[19:23] + s[24:])
-	return err == nil
 }

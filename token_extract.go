@@ -1,19 +1,14 @@
 package trustcaptcha
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"math"
 	"mime"
-	"mime/multipart"
 	"net/http"
 	"net/url"
-	"os"
 	"reflect"
 	"strings"
 	"unicode"
@@ -237,178 +232,4 @@ func (x *extraction) fromJSON(body []byte) (string, error) {
 		return t.first, nil
 	}
 	return "", fmt.Errorf("%w: no string member %q at the top of the JSON object", ErrTokenMissing, x.field)
-}
-
-// The multipart body.
-
-// fromMultipart spools the body, finds the token among its text fields, and
-// leaves r.Body reading the spool from its start, whatever it found.
-func (x *extraction) fromMultipart(r *http.Request, boundary string) (string, func(), error) {
-	noop := func() {}
-	body, size, release, err := spool(r.Body, r.ContentLength, x.maxBody, x.maxMultipart)
-	if err != nil {
-		return "", noop, bodyError(err, x.maxMultipart)
-	}
-	scan := io.Reader(body)
-	if f, ok := body.(*os.File); ok {
-		// multipartToken reads in small pieces (see meter): from a file, a
-		// buffer makes them copies instead of system calls.
-		scan = bufio.NewReaderSize(f, 32<<10)
-	}
-	tok, err := x.multipartToken(scan, size, boundary)
-	if _, serr := body.Seek(0, io.SeekStart); serr != nil {
-		release()
-		return "", noop, fmt.Errorf("%w: rewinding the spooled body: %v", errSpool, serr)
-	}
-	r.Body = io.NopCloser(body)
-	return tok, release, err
-}
-
-// errSpool marks a failure to spool a body to disk: the server's trouble.
-var errSpool = errors.New("trustcaptcha: spooling the request body to a temporary file failed")
-
-// spool reads src to its end, at most limit bytes (errTooLong past that):
-// into memory when it turns out to hold at most memLimit bytes, and into a
-// temporary file otherwise, or at once when announced (its Content-Length,
-// -1 if unknown) is over memLimit. release removes the file; it is never
-// nil.
-func spool(src io.Reader, announced, memLimit, limit int64) (body io.ReadSeeker, size int64, release func(), err error) {
-	release = func() {}
-	var head []byte
-	if announced <= memLimit {
-		if head, err = io.ReadAll(io.LimitReader(src, memLimit+1)); err != nil {
-			return nil, 0, release, err
-		}
-		if int64(len(head)) <= memLimit {
-			return bytes.NewReader(head), int64(len(head)), release, nil
-		}
-	}
-	f, err := os.CreateTemp("", "trustcaptcha-body-*")
-	if err != nil {
-		return nil, 0, release, fmt.Errorf("%w: %v", errSpool, err)
-	}
-	release = func() {
-		_ = f.Close()
-		_ = os.Remove(f.Name())
-	}
-	n, err := io.Copy(f, io.LimitReader(io.MultiReader(bytes.NewReader(head), src), limit+1))
-	if err == nil && n > limit {
-		err = errTooLong
-	}
-	if err == nil {
-		_, err = f.Seek(0, io.SeekStart)
-	}
-	var pathErr *fs.PathError
-	if errors.As(err, &pathErr) { // the file failed, not the client
-		err = fmt.Errorf("%w: %v", errSpool, err)
-	}
-	if err != nil {
-		release()
-		return nil, 0, func() {}, err
-	}
-	return f, n, release, nil
-}
-
-// What parsing a multipart form costs. mime/multipart allocates per part (a
-// header map, a Part) and per header line (its key and value); a form of many
-// tiny parts or header lines costs far more memory to parse than it has
-// bytes. Measured on Go 1.26 and 1.27 (runtime.MemStats around NextPart): a
-// part with one header line, about 1,020 bytes; each further distinct header
-// line, about 208 bytes; a byte of header, at most about 28 bytes.
-//
-// So parsing may spend 1.5 bytes per body byte plus partsAllowance, charged
-// partCost per part and headerLineCost per header line, and no part's header
-// may read more bytes than the allowance left / headerByteCost. Reading the
-// body itself costs about 2 x its size (io.ReadAll's growing buffers and its
-// final copy), so a request of any shape costs at most 4 x its size +
-// 64 KiB, with some room to spare for what the parser allocates besides. TestRequestCostIsBoundedByBodySize checks that for every shape, on
-// each Go release CI runs. maxParts and maxPartHeaders are net/http's own
-// limits (CVE-2023-24536), which multipart.Reader.ReadForm applies but
-// NextPart, which this reads with, does not.
-const (
-	maxParts       = 1000     // parts in one form
-	maxPartHeaders = 10000    // header lines in all parts
-	partsAllowance = 40 << 10 // parsing may spend 1.5 bytes per body byte plus this
-	partCost       = 1 << 10  // charged per part
-	headerLineCost = 200      // charged per header line
-	headerByteCost = 48       // the most one byte of a part's header is taken to cost
-	meterRead      = 256      // the most one read hands mime/multipart
-)
-
-// meter hands its reader on in reads of at most meterRead bytes and stops
-// at limit. Its small reads keep mime/multipart's buffer from reading far
-// ahead, so limit bounds the bytes of the part header it is parsing.
-type meter struct {
-	r       io.Reader
-	n       int64 // bytes handed on
-	limit   int64
-	stopped bool // a read hit limit
-}
-
-func (m *meter) Read(p []byte) (int, error) {
-	if m.n >= m.limit {
-		m.stopped = true
-		return 0, errTooLong
-	}
-	p = p[:min(int64(len(p)), meterRead, m.limit-m.n)]
-	n, err := m.r.Read(p)
-	m.n += int64(n)
-	return n, err
-}
-
-// multipartToken returns the token field of the multipart form in body
-// (size bytes). A form whose parts cost more to parse than its size allows
-// (see partCost), or whose text fields hold more than maxBody bytes, is
-// ErrBodyTooLarge.
-func (x *extraction) multipartToken(body io.Reader, size int64, boundary string) (string, error) {
-	src := &meter{r: body, limit: math.MaxInt64}
-	mr := multipart.NewReader(src, boundary)
-	tooMany := fmt.Errorf("%w: the multipart form has more parts or part headers than its %d bytes allow "+
-		"(send the token in the header to protect such a form)", ErrBodyTooLarge, size)
-	malformed := fmt.Errorf("%w: malformed multipart form", ErrTokenMissing)
-	allowance := size*3/2 + partsAllowance
-	var vals []string
-	var text, spent, parts, lines int64 // text: bytes of text fields read so far
-	for {
-		// The next part's header may read what the allowance left pays for.
-		src.limit = src.n + meterRead + max(0, allowance-spent)/headerByteCost
-		p, err := mr.NextPart()
-		src.limit = math.MaxInt64
-		switch {
-		case err == io.EOF:
-			return fieldToken(vals, "form")
-		case src.stopped:
-			return "", tooMany
-		case err != nil:
-			return "", malformed
-		}
-		n := int64(0)
-		for _, v := range p.Header {
-			n += int64(len(v))
-		}
-		parts, lines, spent = parts+1, lines+n, spent+partCost+n*headerLineCost
-		if parts > maxParts || lines > maxPartHeaders || spent > allowance {
-			return "", tooMany
-		}
-		switch {
-		case p.FormName() == "" || p.FileName() != "": // not a field, or a file
-			if _, err = io.Copy(io.Discard, p); err != nil { // here, not in NextPart's metered reads
-				return "", malformed
-			}
-			continue
-		case p.FormName() == x.field:
-			v, rerr := readAtMost(p, x.maxBody-text)
-			n, err = int64(len(v)), rerr
-			vals = append(vals, string(v))
-		default:
-			n, err = io.Copy(io.Discard, io.LimitReader(p, x.maxBody-text+1))
-		}
-		text += n
-		switch {
-		case errors.Is(err, errTooLong) || text > x.maxBody:
-			return "", fmt.Errorf("%w: multipart text fields over the %d-byte limit", ErrBodyTooLarge, x.maxBody)
-		case err != nil:
-			return "", malformed
-		}
-	}
 }

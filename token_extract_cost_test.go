@@ -3,7 +3,7 @@
 package trustcaptcha_test
 
 // The memory a body of any shape costs while the middleware reads it: at most
-// 4 x its size + 64 KiB (DESIGN.md, "Bounded cost of a request"). Allocation
+// 4 x its size + 64 KiB, the bound the cost rule of multipart.go keeps. Allocation
 // figures are measured without the race detector, which changes what escapes
 // to the heap, so these tests are built only without it; .ci/run runs them
 // so, by name, on every landing.
@@ -57,6 +57,14 @@ func costShapes() []costShape {
 			multipartShape("Content-Disposition: form-data; name=\"f\"; filename=\"a\"\r\n\r\n"+
 				strings.Repeat("z", 5<<20), 1)},
 	}
+	// Whole forms at net/http's limits of 1,000 parts and 10,000 part header
+	// lines, which are admitted, and one part or one line beyond.
+	shapes = append(shapes,
+		costShape{"multipart/1,000 parts, 999 files of 600 bytes", mp, limitForm(999, 2, 600, 1)},
+		costShape{"multipart/1,001 parts", mp, limitForm(1000, 2, 600, 1)},
+		costShape{"multipart/10,000 header lines", mp, limitForm(999, 10, 1200, 10)},
+		costShape{"multipart/10,001 header lines", mp, limitForm(999, 10, 1200, 11)},
+	)
 	// Shapes whose cost is per part: from a few parts to far past every cap.
 	for _, p := range []struct{ name, unit string }{
 		{"nameless parts", ""},
@@ -105,8 +113,8 @@ func allocated(f func()) uint64 {
 	return least
 }
 
-// TestRequestCostIsBoundedByBodySize sends every shape whole and trickled
-// (256-byte reads) through the middleware and checks the memory allocated
+// TestRequestCostIsBoundedByBodySize sends every shape whole, trickled
+// (256-byte reads) and trickled without a Content-Length through the middleware and checks the memory allocated
 // while it runs: at most 4 x the body + 64 KiB. The verifier answers at once
 // and the handler does nothing, so what is measured is reading the body.
 // Not parallel: it reads the process's allocation counters.
@@ -118,16 +126,18 @@ func TestRequestCostIsBoundedByBodySize(t *testing.T) {
 	})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	t.Logf("%-46s %-8s %9s %11s %6s %s", "shape", "sent", "body", "allocated", "ratio", "status")
 	for _, s := range costShapes() {
-		for _, trickle := range []bool{false, true} {
-			sent := map[bool]string{false: "whole", true: "trickled"}[trickle]
+		for _, sent := range []string{"whole", "trickled", "chunked"} {
 			status := 0
 			alloc := allocated(func() {
 				var body io.Reader = bytes.NewReader(s.body)
-				if trickle {
+				if sent != "whole" {
 					body = &chunks{r: body, n: 256}
 				}
 				r := httptest.NewRequest(http.MethodPost, "/", body)
 				r.ContentLength = int64(len(s.body))
+				if sent == "chunked" { // no Content-Length
+					r.ContentLength = -1
+				}
 				r.Header.Set("Content-Type", s.ct)
 				w := &discardWriter{h: http.Header{}}
 				rec := &statusWriter{ResponseWriter: w}

@@ -38,7 +38,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +45,7 @@ import (
 	"time"
 
 	"github.com/captchakit/trustcaptcha"
+	"github.com/captchakit/trustcaptcha/internal/uuid"
 )
 
 // Defaults of a new Server.
@@ -274,13 +274,11 @@ func (s *Server) fill(res trustcaptcha.Result, now time.Time) trustcaptcha.Resul
 // captchaID is the captchaId of the results the Server makes: its site key,
 // which is a UUID unless WithSiteKey set another.
 func (s *Server) captchaID() string {
-	if uuidRE.MatchString(s.siteKey) {
+	if uuid.Valid(s.siteKey) {
 		return strings.ToLower(s.siteKey)
 	}
 	return fallbackCaptchaID
 }
-
-var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // Human registers a passed verification with bot score 0.1 and returns its token.
 func (s *Server) Human() string {

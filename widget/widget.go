@@ -51,6 +51,7 @@ import (
 	"unicode"
 
 	"github.com/captchakit/trustcaptcha"
+	"github.com/captchakit/trustcaptcha/internal/uuid"
 )
 
 // DefaultScriptURL is the widget's module on the jsDelivr CDN, at the version
@@ -110,15 +111,13 @@ type Widget struct {
 	apiOrigin string // for connect-src
 }
 
-var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
 // New validates o and returns the Widget. The site key must be a UUID;
 // APIURL an absolute http(s) URL; ScriptURL an absolute https URL with a
 // plain host or a path on the site (see Options.ScriptURL); TokenField
 // printable, without spaces or quotes. The error says which option is wrong
 // and why.
 func New(o Options) (*Widget, error) {
-	if !uuidRE.MatchString(o.SiteKey) {
+	if !uuid.Valid(o.SiteKey) {
 		return nil, errors.New("widget: Options.SiteKey must be the site key from the dashboard, a UUID")
 	}
 	if o.TokenField == "" {
