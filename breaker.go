@@ -16,8 +16,12 @@ const (
 )
 
 const (
-	firstProbeWait = 500 * time.Millisecond // before the first probe: an outage of a second costs about a second
-	probeGrace     = 100 * time.Millisecond // after its timeout, a probe that has not settled counts as lost
+	// The first probe waits half a second, so verifications pass again
+	// within about a second of a short outage's end.
+	firstProbeWait = 500 * time.Millisecond
+	// A probe that has not settled this long after its timeout counts as
+	// lost, and no longer holds the breaker.
+	probeGrace = 100 * time.Millisecond
 )
 
 // breaker is the Client's outage breaker (see WithBreaker). A probe lost

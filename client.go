@@ -23,17 +23,19 @@ import (
 // Version is this package's version, sent in the User-Agent header.
 const Version = "0.3.0"
 
-// The Client's defaults, where WithAPIHost, WithTimeout, WithConnectTimeout,
-// WithBreaker and WithMaxInFlight set no other (timeouts after the official
-// SDKs; 512 in flight covers a healthy API at 5,000 verifications a second
-// and 50 ms, about 250 waiting).
+// DefaultAPIHost is TrustCaptcha's API, which a Client asks unless
+// WithAPIHost names another, and the widget's default api-url.
+const DefaultAPIHost = "https://api.trustcomponent.com"
+
+// The Client's defaults, where no option sets another. The timeouts are the
+// official SDKs'. The in-flight bound covers a healthy API at 5,000
+// verifications a second and 50 ms each, about 250 waiting at once.
 const (
-	DefaultAPIHost         = "https://api.trustcomponent.com"
-	DefaultTimeout         = 5 * time.Second // one whole Verify call
-	DefaultConnectTimeout  = 3 * time.Second // one connection: TCP and TLS
-	DefaultBreakerFailures = 5
-	DefaultBreakerCooldown = 10 * time.Second
-	DefaultMaxInFlight     = 512
+	defaultTimeout         = 5 * time.Second // one whole Verify call
+	defaultConnectTimeout  = 3 * time.Second // one connection: TCP and TLS
+	defaultBreakerFailures = 5
+	defaultBreakerCooldown = 10 * time.Second
+	defaultMaxInFlight     = 512
 	maxResultBytes         = 64 << 10 // of a 200 answer; a real result is under 2 KiB
 	maxDrainBytes          = 4 << 10  // of another answer, so its connection is reused
 )
@@ -42,14 +44,16 @@ const (
 // Verifier, safe for concurrent use: make one and share it. The zero value
 // is not usable; call NewClient.
 //
-// Every call is bounded: 3 s to connect, 5 s in all (WithConnectTimeout,
-// WithTimeout), and at most 512 verifications wait on the API at once
-// (WithMaxInFlight). After 5 consecutive failures to reach the API, its
-// outage breaker answers ErrBreakerOpen at once, so the FailoverPolicy
-// decides without waiting for timeouts; one probe at a time then goes to the
-// API, the first after 500 ms, each failed one doubling the wait up to 10 s
-// (WithBreaker). So once an outage of D seconds (up to 10 s) ends,
-// verifications pass again within D + 1 s.
+// Every call is bounded. By default a connection may take 3 s and a whole
+// call 5 s (WithConnectTimeout, WithTimeout), and at most 512 verifications
+// wait on the API at once (WithMaxInFlight).
+//
+// After 5 failures in a row to reach the API, the Client's outage breaker
+// opens: calls fail at once with ErrBreakerOpen, so the FailoverPolicy
+// decides without waiting for timeouts. One probe at a time then goes to the
+// API. The first waits half a second, and each failed one doubles the wait,
+// up to 10 s (WithBreaker). So once an outage of up to 10 s ends,
+// verifications pass again within about a second.
 //
 // It speaks the protocol of the official TrustCaptcha SDKs (version 3), with
 // these differences, all on purpose:
@@ -91,13 +95,15 @@ type clientConfig struct {
 	now             func() time.Time
 }
 
-// WithAPIHost sets the API's base URL (default DefaultAPIHost): an absolute
-// http(s) URL without user info, query or fragment; a path is a prefix.
+// WithAPIHost sets the API's base URL, DefaultAPIHost by default. It must be
+// an absolute http or https URL without user info, query or fragment; a path
+// becomes a prefix of every request's path.
 func WithAPIHost(host string) ClientOption {
 	return func(c *clientConfig) error {
 		u, err := url.Parse(strings.TrimSpace(host))
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "" {
-			return errors.New("trustcaptcha: API host must be an absolute http(s) URL such as " + DefaultAPIHost)
+			return errors.New("trustcaptcha: API host must be an absolute http(s) URL such as " +
+				DefaultAPIHost)
 		}
 		if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
 			return errors.New("trustcaptcha: API host must not carry user info, a query or a fragment")
@@ -107,9 +113,10 @@ func WithAPIHost(host string) ClientOption {
 	}
 }
 
-// WithHTTPClient sends the Client's requests through a copy of hc that
-// never follows redirects, instead of the Client's own transport (so not
-// with WithConnectTimeout, WithProxy, WithTLSConfig, WithTransportWrapper).
+// WithHTTPClient sends the Client's requests through a copy of hc, which
+// never follows redirects, instead of the Client's own transport. It cannot
+// be combined with the options that configure that transport:
+// WithConnectTimeout, WithProxy, WithTLSConfig and WithTransportWrapper.
 func WithHTTPClient(hc *http.Client) ClientOption {
 	return func(c *clientConfig) error {
 		if hc == nil {
@@ -120,16 +127,15 @@ func WithHTTPClient(hc *http.Client) ClientOption {
 	}
 }
 
-// WithTimeout bounds one whole Verify call, the retry of a refused connection
-// included; the request's context can only shorten it. Default
-// DefaultTimeout; d must be positive.
+// WithTimeout bounds one whole Verify call, the retry of a refused
+// connection included, to d (5 s by default; d must be positive). The
+// request's context can only shorten it.
 //
-// It also sets the health check of the Client's own HTTP/2 connections: a
+// It also paces the health check of the Client's own HTTP/2 connections. A
 // connection that has received nothing for half of d (at least 500 ms, at
-// most 2 s) is pinged, and closed when the ping goes unanswered as long. So a
-// connection that died without a reset (a NAT or load balancer that forgot
-// it) is closed within 4 s with the default timeout, and verifications pass
-// again within d + 2 s of its death (BENCHMARKS.md, dead connections).
+// most 2 s) is pinged, and closed when the ping goes unanswered as long. So
+// a connection that died without a reset, because a NAT or load balancer
+// forgot it, is replaced soon after the first verification on it times out.
 func WithTimeout(d time.Duration) ClientOption {
 	return func(c *clientConfig) error {
 		if d <= 0 {
@@ -140,8 +146,8 @@ func WithTimeout(d time.Duration) ClientOption {
 	}
 }
 
-// WithConnectTimeout bounds one connection to the API (TCP and TLS).
-// Default DefaultConnectTimeout; d must be positive.
+// WithConnectTimeout bounds one connection to the API, TCP and TLS, to d
+// (3 s by default; d must be positive).
 func WithConnectTimeout(d time.Duration) ClientOption {
 	return func(c *clientConfig) error {
 		if d <= 0 {
@@ -158,7 +164,8 @@ func WithConnectTimeout(d time.Duration) ClientOption {
 func WithProxy(proxyURL string) ClientOption {
 	return func(c *clientConfig) error {
 		u, err := url.Parse(proxyURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5") || u.Host == "" {
+		scheme := u != nil && (u.Scheme == "http" || u.Scheme == "https" || u.Scheme == "socks5")
+		if err != nil || !scheme || u.Host == "" {
 			return errors.New("trustcaptcha: WithProxy: want an http, https or socks5 URL with a host")
 		}
 		c.proxy = u
@@ -167,15 +174,17 @@ func WithProxy(proxyURL string) ClientOption {
 	}
 }
 
-// WithMaxInFlight bounds the verifications waiting on the API at once (and
-// the idle pool): one more fails at once with ErrInFlightLimit, so the
-// failover policy decides. Zero means DefaultMaxInFlight; negative, an error.
+// WithMaxInFlight bounds the verifications waiting on the API at once, and
+// the pool of idle connections, to n. One more fails at once with
+// ErrInFlightLimit, an outage, so the failover policy decides. Zero means
+// 512, enough for a healthy API at 5,000 verifications a second; a negative
+// n is an error.
 func WithMaxInFlight(n int) ClientOption {
 	return func(c *clientConfig) error {
 		if n < 0 {
 			return fmt.Errorf("trustcaptcha: WithMaxInFlight: %d is negative", n)
 		}
-		c.maxInFlight = cmp.Or(n, DefaultMaxInFlight)
+		c.maxInFlight = cmp.Or(n, defaultMaxInFlight)
 		return nil
 	}
 }
@@ -194,8 +203,9 @@ func WithTLSConfig(cfg *tls.Config) ClientOption {
 }
 
 // WithTransportWrapper wraps the Client's own transport with wrap, such as
-// otelhttp.NewTransport; requests carry the API key in Authorization: do
-// not log it. Not with WithHTTPClient; a nil wrap or result is an error.
+// otelhttp.NewTransport. The requests carry the API key in their
+// Authorization header: a wrapper must not log it. It cannot be combined
+// with WithHTTPClient; a nil wrap, or a wrap that returns nil, is an error.
 func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) ClientOption {
 	return func(c *clientConfig) error {
 		if wrap == nil {
@@ -207,11 +217,12 @@ func WithTransportWrapper(wrap func(http.RoundTripper) http.RoundTripper) Client
 	}
 }
 
-// WithBreaker sets the outage breaker: after failures consecutive
-// unreachable errors the Client answers ErrBreakerOpen at once while one
-// probe at a time goes to the API, the first after min(500 ms, cooldown),
-// each failed one doubling the wait up to cooldown; any answer but a 5xx
-// closes it. failures <= 0 turns it off.
+// WithBreaker sets the outage breaker, 5 failures and 10 s by default.
+// After failures unreachable errors in a row, the Client answers
+// ErrBreakerOpen at once, while one probe at a time goes to the API. The
+// first probe waits half a second (or cooldown, if shorter), and each failed
+// one doubles the wait, up to cooldown. Any answer but a 5xx closes the
+// breaker. A failures of zero or less turns it off.
 func WithBreaker(failures int, cooldown time.Duration) ClientOption {
 	return func(c *clientConfig) error {
 		if failures > 0 && cooldown <= 0 {
@@ -232,18 +243,20 @@ func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
 	apiKey = strings.TrimSpace(apiKey)
 	switch {
 	case apiKey == "" || strings.ContainsFunc(apiKey, unicode.IsControl):
-		return nil, errors.New("trustcaptcha: NewClient: the API key is empty or holds control characters")
+		return nil, errors.New(
+			"trustcaptcha: NewClient: the API key is empty or holds control characters")
 	case uuid.Valid(apiKey):
-		return nil, errors.New("trustcaptcha: NewClient: the API key is a UUID, which is the site key the widget uses; " +
+		return nil, errors.New("trustcaptcha: NewClient: the API key is a UUID, " +
+			"which is the site key the widget uses; " +
 			"pass the secret API key from the TrustCaptcha dashboard")
 	}
 	cfg := clientConfig{
 		host:            DefaultAPIHost,
-		timeout:         DefaultTimeout,
-		connectTimeout:  DefaultConnectTimeout,
-		breakerFailures: DefaultBreakerFailures,
-		breakerCooldown: DefaultBreakerCooldown,
-		maxInFlight:     DefaultMaxInFlight,
+		timeout:         defaultTimeout,
+		connectTimeout:  defaultConnectTimeout,
+		breakerFailures: defaultBreakerFailures,
+		breakerCooldown: defaultBreakerCooldown,
+		maxInFlight:     defaultMaxInFlight,
 		now:             time.Now,
 	}
 	for _, o := range opts {
@@ -257,16 +270,20 @@ func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
 	hc := http.Client{Transport: newTransport(cfg)}
 	switch {
 	case cfg.hc != nil && cfg.transportOption:
-		return nil, errors.New("trustcaptcha: NewClient: WithConnectTimeout, WithProxy, WithTLSConfig and WithTransportWrapper configure the built-in transport; with WithHTTPClient, set them on your own")
+		return nil, errors.New("trustcaptcha: NewClient: WithConnectTimeout, WithProxy, " +
+			"WithTLSConfig and WithTransportWrapper configure the built-in transport; " +
+			"with WithHTTPClient, set them on your own")
 	case cfg.hc != nil:
 		hc = *cfg.hc
 	case cfg.wrap != nil:
 		if hc.Transport = cfg.wrap(hc.Transport); hc.Transport == nil {
-			return nil, errors.New("trustcaptcha: WithTransportWrapper: the wrapper returned a nil transport")
+			return nil, errors.New(
+				"trustcaptcha: WithTransportWrapper: the wrapper returned a nil transport")
 		}
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	c := &Client{base: cfg.host, hc: &hc, timeout: cfg.timeout, inFlight: make(chan struct{}, cfg.maxInFlight)}
+	c := &Client{base: cfg.host, hc: &hc, timeout: cfg.timeout,
+		inFlight: make(chan struct{}, cfg.maxInFlight)}
 	ua := base64.StdEncoding.EncodeToString([]byte(`{"language":"go","version":"` + Version + `"}`))
 	c.authHeader, c.uaHeader = []string{"Bearer " + apiKey}, []string{"Trustcaptcha/" + ua}
 	if cfg.breakerFailures > 0 {
@@ -280,7 +297,8 @@ func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
 // as large as the in-flight bound, HTTP/2 connections checked with pings.
 func newTransport(cfg clientConfig) *http.Transport {
 	return &http.Transport{
-		DialContext:            (&net.Dialer{Timeout: cfg.connectTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext: (&net.Dialer{Timeout: cfg.connectTimeout,
+			KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2:      true,
 		MaxIdleConns:           cfg.maxInFlight,
 		MaxIdleConnsPerHost:    cfg.maxInFlight,
@@ -322,11 +340,11 @@ func (c *Client) Stats() ClientStats {
 }
 
 // Verify asks the API once for the result of the verification named by
-// token. It returns the result whatever it says (passed or not), or an error
-// that wraps the cause's sentinel: ErrTokenInvalid, with no request, for a
-// malformed token; the sentinel of the API's answer; ErrServerUnreachable
-// without one. When ctx ends first, the error wraps ctx.Err() and no
-// sentinel. An error's text never holds the key or the token.
+// token. It returns the result whatever it says, passed or not, or an error
+// that wraps the cause's sentinel: ErrTokenInvalid for a malformed token,
+// without a request; the sentinel of the API's answer; ErrServerUnreachable
+// when there is none. When ctx ends first, the error wraps ctx.Err() instead
+// of a sentinel. An error's text never holds the key or the token.
 func (c *Client) Verify(ctx context.Context, token string) (*Result, error) {
 	tok, err := ParseToken(token)
 	if err != nil {
@@ -376,14 +394,14 @@ func (c *Client) fetch(ctx context.Context, tok Token) (*Result, outcome, error)
 			GotConn:      func(httptrace.GotConnInfo) { gotConn.Store(true) },
 			WroteRequest: func(i httptrace.WroteRequestInfo) { wrote.Store(i.Err == nil) },
 		}
-		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, u, nil)
+		traced := httptrace.WithClientTrace(ctx, trace)
+		req, err := http.NewRequestWithContext(traced, http.MethodGet, u, nil)
 		if err != nil { // cannot happen: base and ID were validated
 			return nil, outcomeNeutral, fmt.Errorf("%w: building request", ErrUnexpectedResponse)
 		}
-		req.Header = http.Header{"Authorization": c.authHeader, "User-Agent": c.uaHeader, "Accept": acceptJSON}
-		// A body net/http cannot rewind, so it never resends the GET by itself
-		// (the API may have counted that fetch). Nothing is sent for it.
-		req.Body = io.NopCloser(strings.NewReader(""))
+		req.Header = http.Header{"Authorization": c.authHeader, "User-Agent": c.uaHeader,
+			"Accept": acceptJSON}
+		req.Body = unresendable{}
 		resp, err := c.hc.Do(req)
 		if err != nil {
 			// A request that never left this machine carried nothing the API
@@ -402,6 +420,22 @@ func (c *Client) fetch(ctx context.Context, tok Token) (*Result, outcome, error)
 	}
 }
 
+// unresendable is the empty body of every result fetch. net/http resends a
+// request that failed on a reused connection by itself only when it can
+// rewind the request's body, and it cannot rewind this one, so a fetch the
+// API may have counted against the retrieval limit is never sent twice.
+// Nothing is sent for it.
+//
+// It has a cost on HTTP/1.1: net/http cannot tell that a body of unknown
+// length is empty, so before each request it probes the body in a goroutine
+// with a 200 ms timer, which the empty body answers at once. That is about a
+// dozen allocations a fetch (BENCHMARKS.md, the API client). Over HTTP/2,
+// which the API speaks over TLS, net/http sends an empty last frame instead.
+type unresendable struct{}
+
+func (unresendable) Read([]byte) (int, error) { return 0, io.EOF }
+func (unresendable) Close() error             { return nil }
+
 // apiErrors are the answers of the protocol that are not a result.
 var apiErrors = map[int]error{
 	http.StatusForbidden:          ErrAPIKeyInvalid,
@@ -413,7 +447,8 @@ var apiErrors = map[int]error{
 }
 
 // handle maps one API answer to a result or a sentinel error.
-func (c *Client) handle(ctx context.Context, resp *http.Response, tok Token) (*Result, outcome, error) {
+func (c *Client) handle(ctx context.Context, resp *http.Response, tok Token) (
+	*Result, outcome, error) {
 	defer resp.Body.Close()
 	code := resp.StatusCode
 	if code != http.StatusOK {
@@ -427,23 +462,27 @@ func (c *Client) handle(ctx context.Context, resp *http.Response, tok Token) (*R
 	case code >= 500 && code <= 599:
 		return nil, outcomeFailure, fmt.Errorf("%w (HTTP %d)", ErrServerUnreachable, code)
 	case code >= 300 && code <= 399:
-		return nil, outcomeSuccess, fmt.Errorf("%w: redirect (HTTP %d) not followed", ErrUnexpectedResponse, code)
+		return nil, outcomeSuccess, fmt.Errorf("%w: redirect (HTTP %d) not followed",
+			ErrUnexpectedResponse, code)
 	default:
 		return nil, outcomeSuccess, fmt.Errorf("%w (HTTP %d)", ErrUnexpectedResponse, code)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResultBytes+1))
 	if err != nil {
-		return nil, outcomeBroken, fmt.Errorf("%w: reading the result: %w", ErrServerUnreachable, transportCause(err, ctx, c.timeout))
+		return nil, outcomeBroken, fmt.Errorf("%w: reading the result: %w", ErrServerUnreachable,
+			transportCause(err, ctx, c.timeout))
 	}
 	if len(body) > maxResultBytes {
-		return nil, outcomeSuccess, fmt.Errorf("%w: result larger than %d bytes", ErrUnexpectedResponse, maxResultBytes)
+		return nil, outcomeSuccess, fmt.Errorf("%w: result larger than %d bytes",
+			ErrUnexpectedResponse, maxResultBytes)
 	}
 	var res Result
 	if err := res.UnmarshalJSON(body); err != nil {
 		return nil, outcomeSuccess, fmt.Errorf("%w: %v", ErrUnexpectedResponse, err)
 	}
 	if !strings.EqualFold(res.VerificationID, tok.VerificationID) {
-		return nil, outcomeSuccess, fmt.Errorf("%w: result is for another verification", ErrUnexpectedResponse)
+		return nil, outcomeSuccess, fmt.Errorf("%w: result is for another verification",
+			ErrUnexpectedResponse)
 	}
 	return &res, outcomeSuccess, nil
 }

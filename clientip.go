@@ -18,7 +18,8 @@ func parseProxies(list []string) []netip.Prefix {
 			p, err = netip.PrefixFrom(a, a.BitLen()), nil
 		}
 		if err != nil {
-			panic(fmt.Sprintf("trustcaptcha: Options.TrustedProxies: %q is neither an IP address nor a CIDR prefix", s))
+			panic(fmt.Sprintf("trustcaptcha: Options.TrustedProxies: %q is neither an IP address "+
+				"nor a CIDR prefix", s))
 		}
 		out = append(out, p.Masked())
 	}
@@ -41,7 +42,8 @@ func clientIP(r *http.Request, proxies []netip.Prefix) (ip netip.Addr, ok bool) 
 		host = r.RemoteAddr
 	}
 	ip, ok = parseIP(host)
-	for rest := strings.Join(r.Header.Values("X-Forwarded-For"), ","); ok && rest != "" && trusted(ip, proxies); {
+	rest := strings.Join(r.Header.Values("X-Forwarded-For"), ",")
+	for ok && rest != "" && trusted(ip, proxies) {
 		j := strings.LastIndexByte(rest, ',')
 		hop := strings.TrimSpace(rest[j+1:])
 		if rest = rest[:max(j, 0)]; hop != "" {

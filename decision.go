@@ -104,6 +104,15 @@ func (e *causeError) Error() string {
 
 func (e *causeError) Unwrap() error { return e.err }
 
+// asCauseError returns the *causeError that err is or wraps.
+func asCauseError(err error) (*causeError, bool) {
+	if ce, ok := err.(*causeError); ok {
+		return ce, true
+	}
+	var ce *causeError
+	return ce, errors.As(err, &ce)
+}
+
 // abandoned returns an error wrapping ctx's own error once ctx has ended
 // (its reason is request-canceled), and nil while it is alive. The Client
 // and the middleware both ask it whose context ended: the request's, which
@@ -128,7 +137,6 @@ type verdict struct {
 // verification is claimed last, once every other check passed.
 func (m *middleware) check(r *http.Request, raw string) verdict {
 	ctx := r.Context()
-	tok, _ := ParseToken(raw) // the claim's id when there is no result; zero for another format
 	res, err := m.Verifier.Verify(ctx, raw)
 	if err != nil {
 		c := causeOf(err)
@@ -147,7 +155,7 @@ func (m *middleware) check(r *http.Request, raw string) verdict {
 			}
 			return verdict{err: policy, cause: causeOf(policy)}
 		}
-		if cerr := m.claim(ctx, nil, tok, raw); cerr != nil {
+		if cerr := m.claim(ctx, nil, raw); cerr != nil {
 			return verdict{err: cerr, cause: causeOf(cerr)}
 		}
 		return verdict{failover: true, err: err, cause: c}
@@ -165,7 +173,7 @@ func (m *middleware) check(r *http.Request, raw string) verdict {
 	case m.MatchClientIP && !ipMatches(r, m.proxies, res.IPAddress):
 		v.err = ErrIPMismatch
 	default:
-		v.err = m.claim(ctx, res, tok, raw)
+		v.err = m.claim(ctx, res, raw)
 	}
 	v.cause = causeOf(v.err)
 	return v
@@ -180,23 +188,28 @@ const (
 
 // claim records the verification as used until its result expires, or says
 // why it cannot be: ErrTokenReused or ErrReplayCheckUnavailable. The
-// verification is res's; without a result, or an ID in it, it is the token's
-// (tok, parsed from raw), and for a token of another format a hash of raw.
-func (m *middleware) claim(ctx context.Context, res *Result, tok Token, raw string) error {
+// verification is res's. Without a result, or an ID in it, it is the one
+// the token raw names, and for a token of another format a hash of raw: only
+// then is raw parsed here, once.
+func (m *middleware) claim(ctx context.Context, res *Result, raw string) error {
 	if m.AllowReplay {
 		return nil
 	}
 	now := time.Now()
-	id, expires := tok.VerificationID, now.Add(claimLifetime)
-	if res != nil && res.VerificationID != "" {
+	id, expires := "", now.Add(claimLifetime)
+	if res != nil {
 		id = strings.ToLower(res.VerificationID)
-	}
-	if res != nil && !res.ResultExpiresAt.IsZero() {
-		expires = res.ResultExpiresAt
+		if !res.ResultExpiresAt.IsZero() {
+			expires = res.ResultExpiresAt
+		}
 	}
 	if id == "" {
-		sum := sha256.Sum256([]byte(raw))
-		id = "sha256:" + hex.EncodeToString(sum[:])
+		if tok, err := ParseToken(raw); err == nil {
+			id = tok.VerificationID
+		} else {
+			sum := sha256.Sum256([]byte(raw))
+			id = "sha256:" + hex.EncodeToString(sum[:])
+		}
 	}
 	expires = later(expires, now.Add(minClaimLifetime))
 	switch ok, err := m.ReplayStore.Claim(ctx, id, expires); {

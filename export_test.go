@@ -22,7 +22,7 @@ func WithClock(now func() time.Time) ClientOption {
 // NewMemoryStoreWithClock is NewMemoryStore reading the time from now and
 // holding at most maxClaims unexpired claims.
 func NewMemoryStoreWithClock(now func() time.Time, maxClaims int) *MemoryStore {
-	return newMemoryStore(now, maxClaims, DefaultMemoryStoreWindows)
+	return newMemoryStore(now, maxClaims, defaultMemoryStoreWindows)
 }
 
 // NewMemoryStoreWithBounds is NewMemoryStore reading the time from now, with
@@ -50,3 +50,10 @@ func ResetMinimalDataWarning() { minimalDataWarned.Store(false) }
 func ClientIP(r *http.Request, proxies []string) (netip.Addr, bool) {
 	return clientIP(r, parseProxies(proxies))
 }
+
+// The defaults the tests compare against.
+const (
+	DefaultMemoryStoreWindows = defaultMemoryStoreWindows
+	DefaultTimeout            = defaultTimeout
+	MaxTokenLength            = maxTokenLength
+)

@@ -33,7 +33,8 @@ func (failClosed) String() string                         { return "FailClosed" 
 type failOpen struct{ clientFailover bool }
 
 func (p failOpen) Admit(_ *http.Request, err error) error {
-	if errors.Is(err, ErrServerUnreachable) || p.clientFailover && errors.Is(err, ErrClientReportedFailover) {
+	if errors.Is(err, ErrServerUnreachable) ||
+		p.clientFailover && errors.Is(err, ErrClientReportedFailover) {
 		return nil
 	}
 	return err
@@ -62,12 +63,19 @@ var (
 )
 
 // Counter counts events in fixed time windows, for a failover budget shared
-// by several processes (see LimitFailoverShared); safe for concurrent use.
+// by several processes (LimitFailoverShared) and for the counts of a StepUp.
+// It is safe for concurrent use. Windows start at multiples of their length
+// since the Unix epoch. MemoryStore and redisstore.Store implement it.
 type Counter interface {
 	// Increment adds one to key's count in the current window of length
-	// window (windows start at multiples of window since the Unix epoch) and
-	// returns the new count.
+	// window and returns the new count. Counting and reading are one atomic
+	// step: of n concurrent calls, each gets a different count.
 	Increment(ctx context.Context, key string, window time.Duration) (int64, error)
+
+	// Count returns key's count in the current window of length window,
+	// without adding one: 0 for a key not counted in it. A window that is
+	// not positive is an error.
+	Count(ctx context.Context, key string, window time.Duration) (int64, error)
 }
 
 // LimitFailover admits at most n of the requests p admits in each fixed
@@ -89,14 +97,16 @@ func LimitFailoverShared(p FailoverPolicy, n int, per time.Duration, c Counter) 
 	return newLimitedFailover("LimitFailoverShared", p, n, per, c)
 }
 
-func newLimitedFailover(name string, p FailoverPolicy, n int, per time.Duration, c Counter) *limitedFailover {
+func newLimitedFailover(name string, p FailoverPolicy, n int, per time.Duration,
+	c Counter) *limitedFailover {
 	if n <= 0 || per <= 0 {
 		panic(fmt.Sprintf("trustcaptcha: %s(%d, %v): n and per must be positive", name, n, per))
 	}
 	if p == nil {
 		p = FailClosed
 	}
-	return &limitedFailover{policy: p, n: int64(n), per: per, counter: c, key: fmt.Sprintf("failover:%d/%v", n, per)}
+	return &limitedFailover{policy: p, n: int64(n), per: per, counter: c,
+		key: fmt.Sprintf("failover:%d/%v", n, per)}
 }
 
 type limitedFailover struct {

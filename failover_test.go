@@ -309,6 +309,10 @@ func (failingCounter) Increment(context.Context, string, time.Duration) (int64, 
 	return 0, errors.New("redis: connection refused")
 }
 
+func (failingCounter) Count(context.Context, string, time.Duration) (int64, error) {
+	return 0, errors.New("redis: connection refused")
+}
+
 // A shared failover budget whose counter fails admits nothing.
 func TestLimitFailoverSharedCounterErrorAdmitsNothing(t *testing.T) {
 	t.Parallel()

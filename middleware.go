@@ -17,106 +17,134 @@ import (
 	"time"
 )
 
-// The defaults of the Options fields of the same name, used where they are zero.
+// DefaultTokenField is the form field and JSON member that the widget fills
+// with the token, and where the middleware looks for it unless
+// Options.TokenField names another.
+const DefaultTokenField = "tc-verification-token"
+
+// The defaults of the Options fields, used where a field is zero.
 const (
-	DefaultThreshold         = 0.5                       // TrustCaptcha's own recommendation
-	DefaultTokenField        = "tc-verification-token"   // what the widget fills
-	DefaultTokenHeader       = "X-TC-Verification-Token" // read before the body
-	DefaultMaxBodyBytes      = 1 << 20                   // 1 MiB
-	DefaultMaxMultipartBytes = 32 << 20                  // 32 MiB
+	defaultThreshold         = 0.5 // TrustCaptcha's own recommendation
+	defaultTokenHeader       = "X-TC-Verification-Token"
+	defaultMaxBodyBytes      = 1 << 20  // 1 MiB
+	defaultMaxMultipartBytes = 32 << 20 // 32 MiB, as net/http's FormValue
 )
 
-// Options configure RequireCaptcha. Only Verifier is required; every other
-// zero value is the recommended default, named in the field's comment.
+// Options configure RequireCaptcha. Only Verifier is required; the zero
+// value of every other field is the recommended default, which its comment
+// names.
 type Options struct {
-	// Verifier fetches the result for a token, usually a *Client. Required.
+	// Verifier fetches the result for a token, usually a *Client. It is
+	// required: RequireCaptcha panics without one.
 	Verifier Verifier
 
-	// Threshold is the highest bot score admitted (0 looks human, 1 like a
-	// bot). Zero means DefaultThreshold; outside [0, 1] or NaN panics.
+	// Threshold is the highest bot score admitted (0 looks human, 1 looks
+	// like a bot). Zero means 0.5, TrustCaptcha's recommendation. A value
+	// outside [0, 1], or NaN, panics.
 	Threshold float64
 
 	// Failover decides whether a request is admitted when the API cannot
-	// answer. Nil means FailClosed: it is rejected.
+	// answer. Nil means FailClosed: such a request is rejected.
 	Failover FailoverPolicy
 
-	// ErrorHandler writes the answer to a rejected request. err is the
-	// Decision's Err (match its cause with errors.Is; Reason names it), and
-	// r's context holds the Decision (DecisionFromContext). It must not call
-	// the next handler. Nil means DefaultErrorHandler.
+	// ErrorHandler writes the answer to a rejected request. Its err is the
+	// Decision's Err: match the cause with errors.Is, or name it with
+	// Reason. Its request's context holds the Decision (DecisionFromContext).
+	// It must not call the next handler. Nil means DefaultErrorHandler.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
-	// MaxBodyBytes caps a JSON or urlencoded body and a multipart form's text
-	// fields together (413 beyond), and is the most of a multipart body held
-	// in memory (the rest goes to a temporary file, removed after the next
-	// handler). Zero means DefaultMaxBodyBytes; negative panics.
+	// MaxBodyBytes caps a JSON or urlencoded body, and the text fields of a
+	// multipart form together. A body over it gets 413. Zero means 1 MiB; a
+	// negative value panics.
 	MaxBodyBytes int64
 
-	// MaxMultipartBytes caps a whole multipart body, files included (413
-	// beyond), and is raised to MaxBodyBytes. A form also gets 413 beyond
-	// 1,000 parts or 10,000 part header lines (net/http's limits), or when
-	// its parts would cost more memory to parse than 1.5 x its size +
-	// 40 KiB, counting 1 KiB a part and 200 bytes a header line (about 35
-	// short text fields in a small form; more in a larger one): so reading
-	// any body costs at most 4 x its size + 64 KiB. A form of hundreds of
-	// tiny fields sends its token in TokenHeader. Zero means
-	// DefaultMaxMultipartBytes; negative panics.
+	// MaxMultipartBytes caps a whole multipart body, files included, and is
+	// raised to MaxBodyBytes if it is smaller. Beyond it the request gets
+	// 413. Zero means 32 MiB; a negative value panics.
+	//
+	// The middleware reads a multipart body to its end before it finds the
+	// token, into a temporary file when it is larger than 256 KiB, so that
+	// the next handler reads the same bytes. The file is removed when the
+	// request ends. A form also gets 413 beyond 1,000 parts or 10,000 part
+	// header lines (net/http's own limits), and when its parts are so many
+	// and so small that reading them would cost far more memory than the
+	// form has bytes. A form of hundreds of tiny fields is protected by
+	// sending its token in TokenHeader instead.
 	MaxMultipartBytes int64
 
 	// TokenField is the form field and top-level JSON member holding the
-	// token, as the widget's token-field-name. Empty means DefaultTokenField.
+	// token, as the widget's token-field-name. Empty means
+	// DefaultTokenField.
 	TokenField string
 
 	// TokenHeader is the request header holding the token, read before the
-	// body. Empty means DefaultTokenHeader.
+	// body. Empty means "X-TC-Verification-Token".
 	TokenHeader string
 
 	// Skip lets the requests it returns true for through, unverified. Nil
-	// skips nothing; SkipSafeMethods serves a page and its form's POST.
+	// skips nothing. With SkipSafeMethods, one router group can serve the
+	// page (GET) unchecked and still protect the form's POST.
 	Skip func(r *http.Request) bool
 
+	// Required, when set, says whether a request must carry a solved
+	// CAPTCHA; a StepUp's Required is made for it. Nil means every request
+	// must, with a token that verifies.
+	//
+	// It is asked once, for a request that carries no token and whose body
+	// is absent or was read to its end (a JSON body that is not an object, a
+	// form without the token field). A request it returns false for is
+	// admitted unverified, without an API call or a claim: its Decision has
+	// the reason "not-required", no Result and no Err. A request with a
+	// token is verified as always, and a bad one is still rejected. A body
+	// over a limit, a multipart form cut off or malformed, or a body of a
+	// type or encoding that carries no token is rejected without asking.
+	// Skip is asked first.
+	Required func(r *http.Request) bool
+
 	// AllowedOrigins, when not empty, rejects a result whose Origin (such as
-	// "https://example.com") is not listed, compared case-insensitively
-	// without a trailing slash. Nil accepts any origin.
+	// "https://example.com") is not listed. Origins are compared without
+	// letter case and without a trailing slash. Nil accepts any origin.
 	AllowedOrigins []string
 
-	// MatchClientIP, when true, rejects a result whose IPAddress (empty in
-	// minimal-data mode) is not the request's client IP: the connection's
-	// address, or behind TrustedProxies the right-most untrusted one of
-	// X-Forwarded-For.
+	// MatchClientIP, when true, rejects a result whose IPAddress is not the
+	// request's client IP: the connection's address, or behind
+	// TrustedProxies the right-most untrusted address of X-Forwarded-For. A
+	// result in minimal data mode has no IPAddress, and is rejected too.
 	MatchClientIP bool
 
-	// TrustedProxies lists the proxies (addresses or CIDR prefixes) whose
-	// X-Forwarded-For MatchClientIP believes. Nil means none; an invalid
-	// entry panics.
+	// TrustedProxies lists the proxies, as addresses or CIDR prefixes, whose
+	// X-Forwarded-For header MatchClientIP believes. Nil means none. An
+	// invalid entry panics.
 	TrustedProxies []string
 
-	// ReportOnly, when true, decides and reports but does not reject (the
-	// next handler reads the decision with DecisionFromContext), except for
-	// a body over a limit or a client that went away.
+	// ReportOnly, when true, decides and reports but does not reject: the
+	// next handler reads the decision with DecisionFromContext. A body over
+	// a limit and a client that went away are still rejected.
 	ReportOnly bool
 
 	// OnDecision, when set, is called with each decision before the next
-	// handler or the rejection (never with the token or the key). It must be
+	// handler or the rejection, never with the token or the key. It must be
 	// safe for concurrent use and fast.
 	OnDecision func(r *http.Request, d Decision)
 
-	// ReplayStore claims each verification that passed every other check
-	// (also on failover) until its result expires, so a second request with
-	// it is rejected with ErrTokenReused; a store error rejects with
-	// ErrReplayCheckUnavailable. Nil means one MemoryStore shared in the
-	// process; a fleet shares one on Redis (package redisstore).
+	// ReplayStore makes each solved CAPTCHA admit one request. It claims
+	// each verification that passed every other check (also one admitted on
+	// failover) until its result expires, so a second request with it is
+	// rejected with ErrTokenReused; a store error rejects with
+	// ErrReplayCheckUnavailable. Nil means one MemoryStore shared by the
+	// whole process; a fleet shares one on Redis (package redisstore).
 	ReplayStore ReplayStore
 
 	// AllowReplay, when true, turns the single-use check off: the retrieval
-	// limit set in the TrustCaptcha dashboard alone decides.
+	// limit set in the TrustCaptcha dashboard alone decides how often a
+	// verification admits a request.
 	AllowReplay bool
 
-	// Logger gets operator errors at level Error (a rejected key, an answer
+	// Logger gets operator errors at level Error: a rejected key, an answer
 	// outside the protocol, a failed ReplayStore, a Verifier's unknown
-	// error): each reason once, then at most once a minute with the number
-	// "suppressed"; and every rejection at level Debug. Nil means
-	// slog.Default().
+	// error. Each reason is logged the first time, then at most once a
+	// minute with the number suppressed meanwhile. Every rejection is logged
+	// at level Debug. Nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -149,7 +177,8 @@ func RequireCaptcha(opts Options) func(http.Handler) http.Handler {
 // defaults of its zero fields.
 func newMiddleware(o Options) *middleware {
 	if isNil(o.Verifier) {
-		panic("trustcaptcha: Options.Verifier is nil; pass a *Client from NewClient (check its error) or a VerifierFunc")
+		panic("trustcaptcha: Options.Verifier is nil; " +
+			"pass a *Client from NewClient (check its error) or a VerifierFunc")
 	}
 	if math.IsNaN(o.Threshold) || o.Threshold < 0 || o.Threshold > 1 {
 		panic(fmt.Sprintf("trustcaptcha: Options.Threshold %v is outside [0, 1]", o.Threshold))
@@ -158,12 +187,12 @@ func newMiddleware(o Options) *middleware {
 		panic(fmt.Sprintf("trustcaptcha: Options.MaxBodyBytes %d or MaxMultipartBytes %d is negative",
 			o.MaxBodyBytes, o.MaxMultipartBytes))
 	}
-	o.Threshold = cmp.Or(o.Threshold, DefaultThreshold)
+	o.Threshold = cmp.Or(o.Threshold, defaultThreshold)
 	o.Failover = cmp.Or(o.Failover, FailClosed)
-	o.MaxBodyBytes = cmp.Or(o.MaxBodyBytes, DefaultMaxBodyBytes)
-	o.MaxMultipartBytes = max(cmp.Or(o.MaxMultipartBytes, DefaultMaxMultipartBytes), o.MaxBodyBytes)
+	o.MaxBodyBytes = cmp.Or(o.MaxBodyBytes, defaultMaxBodyBytes)
+	o.MaxMultipartBytes = max(cmp.Or(o.MaxMultipartBytes, defaultMaxMultipartBytes), o.MaxBodyBytes)
 	o.TokenField = cmp.Or(o.TokenField, DefaultTokenField)
-	o.TokenHeader = cmp.Or(o.TokenHeader, DefaultTokenHeader)
+	o.TokenHeader = cmp.Or(o.TokenHeader, defaultTokenHeader)
 	o.Logger = cmp.Or(o.Logger, slog.Default())
 	if o.ErrorHandler == nil {
 		o.ErrorHandler = DefaultErrorHandler
@@ -178,8 +207,10 @@ func newMiddleware(o Options) *middleware {
 		m.origins = make(map[string]bool, len(o.AllowedOrigins))
 		for _, s := range o.AllowedOrigins {
 			u, err := url.Parse(s)
-			if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
-				panic(fmt.Sprintf("trustcaptcha: Options.AllowedOrigins: %q is not an origin such as https://example.com", s))
+			bare := err == nil && (u.Path == "" || u.Path == "/") && u.RawQuery == ""
+			if !bare || u.Scheme == "" || u.Host == "" {
+				panic(fmt.Sprintf("trustcaptcha: Options.AllowedOrigins: %q is not an origin "+
+					"such as https://example.com", s))
 			}
 			m.origins[normalizeOrigin(s)] = true
 		}
@@ -189,7 +220,7 @@ func newMiddleware(o Options) *middleware {
 
 // isNil reports whether v is nil or holds a nil pointer, func, map, channel
 // or slice, such as the nil *Client an ignored NewClient error leaves.
-func isNil(v Verifier) bool {
+func isNil(v any) bool {
 	if v == nil {
 		return true
 	}
@@ -223,8 +254,11 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 
 	// Verify, judge and claim.
 	v := verdict{err: err, cause: causeOf(err)}
-	if err == nil {
+	switch {
+	case err == nil:
 		v = m.check(r, raw)
+	case m.Required != nil && isNotInBody(err) && !m.Required(r):
+		v = verdict{cause: &notRequiredCause} // admitted unverified
 	}
 	d := m.decide(r, v, time.Since(start))
 	if m.OnDecision != nil {
@@ -262,14 +296,17 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 // process at level Warn.
 func (m *middleware) log(r *http.Request, d Decision) {
 	ctx := r.Context()
-	if d.Result != nil && d.Result.MinimalDataModeEnabled && minimalDataWarned.CompareAndSwap(false, true) {
-		m.Logger.LogAttrs(ctx, slog.LevelWarn, "trustcaptcha: this site runs in minimal data mode, where the bot score "+
-			"is always 0: Options.Threshold has no effect (logged once per process)", slog.Float64("threshold", m.Threshold))
+	minimal := d.Result != nil && d.Result.MinimalDataModeEnabled
+	if minimal && minimalDataWarned.CompareAndSwap(false, true) {
+		m.Logger.LogAttrs(ctx, slog.LevelWarn, "trustcaptcha: this site runs in minimal data mode, "+
+			"where the bot score is always 0: Options.Threshold has no effect (logged once per process)",
+			slog.Float64("threshold", m.Threshold))
 	}
 	gateway := d.Result != nil && d.Result.GatewayFailoverActive
 	if d.Err == nil {
 		if gateway {
-			m.Logger.LogAttrs(ctx, slog.LevelDebug, "trustcaptcha: request admitted on a result the API decided in its gateway failover",
+			m.Logger.LogAttrs(ctx, slog.LevelDebug,
+				"trustcaptcha: request admitted on a result the API decided in its gateway failover",
 				slog.Bool("gateway_failover", true), slog.String("decision_type", d.Result.DecisionType),
 				slog.String("method", r.Method), slog.String("path", r.URL.Path))
 		}
@@ -282,7 +319,8 @@ func (m *middleware) log(r *http.Request, d Decision) {
 	}
 	if d.cause.aud == operator {
 		if ok, suppressed := m.opLog.allow(d.Reason); ok {
-			m.Logger.LogAttrs(ctx, slog.LevelError, "trustcaptcha: CAPTCHA verification cannot work; check the configuration",
+			m.Logger.LogAttrs(ctx, slog.LevelError,
+				"trustcaptcha: CAPTCHA verification cannot work; check the configuration",
 				append(attrs, slog.Int("suppressed", suppressed))...)
 		}
 	}

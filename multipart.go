@@ -57,7 +57,8 @@ func memoryCost(n int64) int64 { return n*5/2 + 1<<10 }
 // fromMultipart spools the body, finds the token among its text fields, and
 // leaves r.Body reading the spool from its start, whatever it found. release
 // removes the spool's file, if there is one.
-func (x *extraction) fromMultipart(r *http.Request, boundary string) (tok string, release func(), err error) {
+func (x *extraction) fromMultipart(r *http.Request, boundary string) (
+	tok string, release func(), err error) {
 	sp, err := spool(r.Body, r.ContentLength, x.maxMultipart)
 	if err != nil {
 		return "", func() {}, bodyError(err, x.maxMultipart)
@@ -162,7 +163,8 @@ func (m *meter) Read(p []byte) (int, error) {
 // (size bytes), whose parts may cost allowance bytes (see the cost rule). A
 // form whose parts cost more, or whose text fields hold more than maxBody
 // bytes, is ErrBodyTooLarge.
-func (x *extraction) multipartToken(body io.Reader, size, allowance int64, boundary string) (string, error) {
+func (x *extraction) multipartToken(body io.Reader, size, allowance int64,
+	boundary string) (string, error) {
 	src := &meter{r: body, limit: math.MaxInt64}
 	mr := multipart.NewReader(src, boundary)
 	var vals []string
@@ -216,7 +218,8 @@ func (x *extraction) readPart(p *multipart.Part, vals *[]string, limit int64) (i
 	}
 	switch {
 	case errors.Is(err, errTooLong):
-		return 0, fmt.Errorf("%w: multipart text fields over the %d-byte limit", ErrBodyTooLarge, x.maxBody)
+		return 0, fmt.Errorf("%w: multipart text fields over the %d-byte limit",
+			ErrBodyTooLarge, x.maxBody)
 	case err != nil:
 		return 0, errMalformed
 	}

@@ -17,26 +17,26 @@ type ReplayStore interface {
 	Claim(ctx context.Context, id string, expires time.Time) (bool, error)
 }
 
-// DefaultMemoryStoreClaims is how many unexpired claims a MemoryStore holds:
-// more than 1,000 verifications a second over a 15-minute result lifetime.
-const DefaultMemoryStoreClaims = 1 << 20
-
-// DefaultMemoryStoreWindows is how many live counting windows (one per key
-// and window length, see Increment) a MemoryStore holds: one per client for
-// a million clients in one window.
-const DefaultMemoryStoreWindows = 1 << 20
+// A MemoryStore's bounds. The claims cover more than 1,000 verifications a
+// second over a 15-minute result lifetime; the windows, one per client for a
+// million clients in one window.
+const (
+	defaultMemoryStoreClaims  = 1 << 20 // unexpired claims
+	defaultMemoryStoreWindows = 1 << 20 // live counting windows, one per key and window length
+)
 
 // MemoryStore is a ReplayStore and a Counter in this process's memory, safe
 // for concurrent use. Its zero value is not usable; call NewMemoryStore.
 //
 // It frees claims and counting windows as they expire, without walking the
-// live ones, so a call costs the same with ten entries or a million. It holds
-// at most DefaultMemoryStoreClaims unexpired claims (about 145 bytes each)
-// and DefaultMemoryStoreWindows live windows (about 160 bytes each with a
-// 20-byte key; BENCHMARKS.md has both measurements). At either bound it
-// returns an error rather than forget one: a claim is then refused
-// (replay-check-unavailable), and a failover budget counted here admits
-// nothing until windows expire.
+// live ones, so a call costs the same with ten entries or a million.
+//
+// It holds at most 1,048,576 unexpired claims and 1,048,576 live counting
+// windows, each a couple of hundred bytes of heap with its id or key
+// (BENCHMARKS.md has the measurements). At either bound it returns an error
+// rather than forget an entry: a claim is then refused
+// (replay-check-unavailable), and a budget counted here admits nothing until
+// windows end.
 type MemoryStore struct {
 	now        func() time.Time
 	maxClaims  int
@@ -60,7 +60,7 @@ type window struct{ index, count int64 }
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore {
-	return newMemoryStore(time.Now, DefaultMemoryStoreClaims, DefaultMemoryStoreWindows)
+	return newMemoryStore(time.Now, defaultMemoryStoreClaims, defaultMemoryStoreWindows)
 }
 
 func newMemoryStore(now func() time.Time, maxClaims, maxWindows int) *MemoryStore {
@@ -79,7 +79,8 @@ func (s *MemoryStore) Claim(_ context.Context, id string, expires time.Time) (bo
 		return false, nil
 	}
 	if len(s.claims) >= s.maxClaims {
-		return false, fmt.Errorf("trustcaptcha: MemoryStore holds %d unexpired claims, its bound", len(s.claims))
+		return false, fmt.Errorf("trustcaptcha: MemoryStore holds %d unexpired claims, its bound",
+			len(s.claims))
 	}
 	s.claims[id] = expires
 	heap.Push(&s.expiry, claim{id, expires})
@@ -102,9 +103,10 @@ func (s *MemoryStore) sweep(now time.Time) {
 }
 
 // Increment adds one to the count of key and length in the current window
-// and returns it. length must be positive. At DefaultMemoryStoreWindows live
-// windows, a key new to its window is an error.
-func (s *MemoryStore) Increment(_ context.Context, key string, length time.Duration) (int64, error) {
+// and returns it. length must be positive. When the store holds as many
+// live windows as it may, a key new to its window is an error.
+func (s *MemoryStore) Increment(_ context.Context, key string, length time.Duration) (
+	int64, error) {
 	if length <= 0 {
 		return 0, fmt.Errorf("trustcaptcha: MemoryStore.Increment: window %v is not positive", length)
 	}
@@ -117,13 +119,30 @@ func (s *MemoryStore) Increment(_ context.Context, key string, length time.Durat
 	w, ok := s.windows[k]
 	if !ok || w.index != index { // sweepWindows freed it if it ended
 		if len(s.windows) >= s.maxWindows {
-			return 0, fmt.Errorf("trustcaptcha: MemoryStore holds %d live counting windows, its bound", len(s.windows))
+			return 0, fmt.Errorf("trustcaptcha: MemoryStore holds %d live counting windows, its bound",
+				len(s.windows))
 		}
 		w = window{index: index}
 		heap.Push(&s.ends, windowEnd{k, (index + 1) * int64(length)})
 	}
 	w.count++
 	s.windows[k] = w
+	return w.count, nil
+}
+
+// Count returns the count of key and length in the current window, without
+// adding one: 0 for a key not counted in it. length must be positive. It
+// costs the same however many windows are live.
+func (s *MemoryStore) Count(_ context.Context, key string, length time.Duration) (int64, error) {
+	if length <= 0 {
+		return 0, fmt.Errorf("trustcaptcha: MemoryStore.Count: window %v is not positive", length)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, ok := s.windows[windowKey{key, length}]
+	if !ok || w.index != s.now().UnixNano()/int64(length) { // an ended window counts nothing
+		return 0, nil
+	}
 	return w.count, nil
 }
 

@@ -3,15 +3,14 @@ package trustcaptcha
 import (
 	"cmp"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 )
 
-// ProblemType is the "type" member of the default problem+json response: the
-// reason codes are documented there.
-const ProblemType = "https://pkg.go.dev/github.com/captchakit/trustcaptcha#Reason"
+// problemType is the "type" member of the default problem+json response:
+// the page that documents the reason codes.
+const problemType = "https://pkg.go.dev/github.com/captchakit/trustcaptcha#Reason"
 
 // DefaultErrorHandler answers StatusCode(err), uncached, as
 // application/problem+json (RFC 9457, PublicReason(err) as "reason") to JSON
@@ -21,11 +20,11 @@ const ProblemType = "https://pkg.go.dev/github.com/captchakit/trustcaptcha#Reaso
 // reads captcha-unavailable.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	c, hint := causeOf(err), ""
-	var ce *causeError
-	if errors.As(err, &ce) { // the middleware's own rejection: it says where it looked
+	if ce, ok := asCauseError(err); ok { // the middleware's own rejection: it says where it looked
 		hint = ce.hint
 	}
-	detail, reason := cmp.Or(c.detail, "The CAPTCHA cannot be verified right now. Please try again later."), c.public()
+	detail := cmp.Or(c.detail, "The CAPTCHA cannot be verified right now. Please try again later.")
+	reason := c.public()
 	if hint != "" {
 		detail += " The server " + hint + "."
 	}
@@ -45,7 +44,7 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 			Status int    `json:"status"`
 			Detail string `json:"detail"`
 			Reason string `json:"reason"`
-		}{ProblemType, title, c.status, detail, reason})
+		}{problemType, title, c.status, detail, reason})
 		body = append(body, '\n')
 		h.Set("Content-Type", "application/problem+json")
 	} else {
@@ -63,6 +62,6 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 // not ask for anything in particular.
 func wantsJSON(r *http.Request) bool {
 	accept, ct := r.Header.Get("Accept"), r.Header.Get("Content-Type")
-	return strings.Contains(accept, "json") ||
-		(accept == "" || accept == "*/*") && (strings.Contains(ct, "/json") || strings.Contains(ct, "+json"))
+	sentJSON := strings.Contains(ct, "/json") || strings.Contains(ct, "+json")
+	return strings.Contains(accept, "json") || (accept == "" || accept == "*/*") && sentJSON
 }

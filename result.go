@@ -90,8 +90,10 @@ func (r *Result) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("result: score %v outside [0, 1]", *w.Score)
 	}
 	out := Result(w.plain)
-	out.VerificationID, out.VerificationPassed, out.Score = *w.VerificationID, *w.VerificationPassed, *w.Score
-	out.VerificationStartedAt, out.VerificationFinishedAt = w.VerificationStartedAt.Time, w.VerificationFinishedAt.Time
+	out.VerificationID, out.VerificationPassed = *w.VerificationID, *w.VerificationPassed
+	out.Score = *w.Score
+	out.VerificationStartedAt = w.VerificationStartedAt.Time
+	out.VerificationFinishedAt = w.VerificationFinishedAt.Time
 	out.ResultExpiresAt, out.ResultFirstFetchedAt = w.ResultExpiresAt.Time, w.ResultFirstFetchedAt.Time
 	out.ResultLastFetchedAt = w.ResultLastFetchedAt.Time
 	*r = out

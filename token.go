@@ -11,28 +11,36 @@ import (
 	"github.com/captchakit/trustcaptcha/internal/uuid"
 )
 
-// MaxTokenLength is the longest token ParseToken accepts, in bytes (real
-// tokens are about 100).
-const MaxTokenLength = 4096
+// maxTokenLength is the longest token ParseToken accepts, in bytes. Real
+// tokens are about 100.
+const maxTokenLength = 4096
 
 // Token is the decoded content of the verification token the widget puts in
 // the form. The zero value is not a valid token.
 type Token struct {
-	VerificationID string    // the verification's UUID, lower-cased
-	ClientFailover bool      // the widget could not reach the API and made the token (see ErrClientReportedFailover)
-	ExpiresAt      time.Time // when a client-made failover token expires; zero if absent
+	// VerificationID is the verification's UUID, lower-cased.
+	VerificationID string
+
+	// ClientFailover is true for a token the widget made itself because it
+	// could not reach the API (see ErrClientReportedFailover).
+	ClientFailover bool
+
+	// ExpiresAt is when a token the widget made itself expires; the zero
+	// time for other tokens.
+	ExpiresAt time.Time
 }
 
 // ParseToken decodes a token strictly, without a network call: standard
-// base64 of a JSON object with a UUID verificationId; other members (a host
-// among them) are ignored. "" is ErrTokenMissing; every other failure wraps
-// ErrTokenInvalid, and its text never holds the token.
+// base64 of a JSON object with a UUID verificationId, at most 4 KiB. Other
+// members, a host among them, are ignored. An empty token is
+// ErrTokenMissing; every other failure wraps ErrTokenInvalid, and its text
+// never holds the token.
 func ParseToken(token string) (Token, error) {
 	if token == "" {
 		return Token{}, ErrTokenMissing
 	}
-	if len(token) > MaxTokenLength {
-		return Token{}, fmt.Errorf("%w: longer than %d bytes", ErrTokenInvalid, MaxTokenLength)
+	if len(token) > maxTokenLength {
+		return Token{}, fmt.Errorf("%w: longer than %d bytes", ErrTokenInvalid, maxTokenLength)
 	}
 	// Strict still skips CR and LF; the widget's tokens have neither.
 	raw, err := base64.StdEncoding.Strict().DecodeString(token)
@@ -44,7 +52,8 @@ func ParseToken(token string) (Token, error) {
 		ClientFailover bool            `json:"clientFailover"`
 		ExpiresAt      json.RawMessage `json:"expiresAt"`
 	}
-	if err := json.Unmarshal(raw, &w); err != nil || !bytes.HasPrefix(bytes.TrimLeft(raw, " \t\r\n"), []byte("{")) {
+	isObject := bytes.HasPrefix(bytes.TrimLeft(raw, " \t\r\n"), []byte("{"))
+	if err := json.Unmarshal(raw, &w); err != nil || !isObject {
 		return Token{}, fmt.Errorf("%w: not a JSON object of the token format", ErrTokenInvalid)
 	}
 	var expires string // informational only: anything but a string is ignored, as the SDKs do

@@ -29,26 +29,28 @@ type extraction struct {
 // newExtraction prepares the extraction; it panics when field cannot be a
 // JSON member name.
 func newExtraction(field, header string, maxBody, maxMultipart int64) *extraction {
-	return &extraction{field: field, header: http.CanonicalHeaderKey(header), jsonType: jsonTokenType(field),
-		maxBody: maxBody, maxMultipart: maxMultipart}
+	return &extraction{field: field, header: http.CanonicalHeaderKey(header),
+		jsonType: jsonTokenType(field),
+		maxBody:  maxBody, maxMultipart: maxMultipart}
 }
 
-// token finds the token in r: the header, then the body by its Content-Type,
-// never the query string. Whatever it finds, r.Body reads the same bytes
-// afterwards: a JSON or urlencoded body from memory, a multipart body from
-// memory or, past maxBody bytes, from a temporary file, unparsed. release
-// removes that file; call it once the next handler has returned. It is
-// never nil.
+// token finds the token in r: in the header, then in the body by its
+// Content-Type (a JSON object, a urlencoded form, or a multipart form, which
+// multipart.go reads), never in the query string. Whatever it finds, r.Body
+// reads the same bytes afterwards. release removes the temporary file a
+// multipart body may have been read into; it is never nil, and is called
+// once the request has been answered.
 func (x *extraction) token(r *http.Request) (tok string, release func(), err error) {
 	release = func() {}
 	if tok, err := single(r.Header.Values(x.header), "header"); err != nil || tok != "" {
 		return tok, release, err
 	}
 	if r.Body == nil || r.Body == http.NoBody {
-		return "", release, fmt.Errorf("%w: no header and no body", ErrTokenMissing)
+		return "", release, notInBody{fmt.Errorf("%w: no header and no body", ErrTokenMissing)}
 	}
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	isJSON, multi := mt == "application/json" || strings.HasSuffix(mt, "+json"), mt == "multipart/form-data"
+	isJSON := mt == "application/json" || strings.HasSuffix(mt, "+json")
+	multi := mt == "multipart/form-data"
 	limit, ce := x.maxBody, r.Header.Get("Content-Encoding")
 	if multi {
 		limit = x.maxMultipart
@@ -63,7 +65,8 @@ func (x *extraction) token(r *http.Request) (tok string, release func(), err err
 	case multi && params["boundary"] == "":
 		return "", release, fmt.Errorf("%w: multipart body without boundary", ErrTokenMissing)
 	case r.ContentLength > limit:
-		return "", release, fmt.Errorf("%w: Content-Length %d over the %d-byte limit", ErrBodyTooLarge, r.ContentLength, limit)
+		return "", release, fmt.Errorf("%w: Content-Length %d over the %d-byte limit",
+			ErrBodyTooLarge, r.ContentLength, limit)
 	case multi:
 		return x.fromMultipart(r, params["boundary"])
 	}
@@ -78,6 +81,21 @@ func (x *extraction) token(r *http.Request) (tok string, release func(), err err
 	}
 	tok, err = fieldToken(formValues(body, x.field), "form")
 	return tok, release, err
+}
+
+// notInBody is the error of a request without a token whose body is absent
+// or was read to its end: a JSON body that is not an object, a form without
+// the token field. Options.Required may admit such a request. A body cut
+// off, over a limit, malformed, or of a type or encoding that carries no
+// token gets another error, and is rejected without asking.
+type notInBody struct{ error }
+
+func (e notInBody) Unwrap() error { return e.error }
+
+// isNotInBody reports whether err is or wraps a notInBody.
+func isNotInBody(err error) bool {
+	var nb notInBody
+	return errors.As(err, &nb)
 }
 
 // errTooLong says a body went past its limit.
@@ -104,7 +122,8 @@ func bodyError(err error, limit int64) error {
 	case errors.Is(err, errSpool):
 		return err
 	case errors.As(err, &mbe):
-		return fmt.Errorf("%w: over the %d-byte limit of an outer http.MaxBytesReader", ErrBodyTooLarge, mbe.Limit)
+		return fmt.Errorf("%w: over the %d-byte limit of an outer http.MaxBytesReader",
+			ErrBodyTooLarge, mbe.Limit)
 	case errors.Is(err, errTooLong):
 		return fmt.Errorf("%w: over the %d-byte limit", ErrBodyTooLarge, limit)
 	}
@@ -159,7 +178,7 @@ func single(vals []string, where string) (string, error) {
 func fieldToken(vals []string, where string) (string, error) {
 	tok, err := single(vals, where)
 	if err == nil && tok == "" {
-		err = fmt.Errorf("%w: no token field in the %s", ErrTokenMissing, where)
+		err = notInBody{fmt.Errorf("%w: no token field in the %s", ErrTokenMissing, where)}
 	}
 	return tok, err
 }
@@ -173,12 +192,14 @@ func fieldToken(vals []string, where string) (string, error) {
 // panics when field cannot be a JSON tag name.
 func jsonTokenType(field string) reflect.Type {
 	for _, c := range field {
-		if !unicode.IsLetter(c) && !unicode.IsDigit(c) && !strings.ContainsRune("-_.:@$!#%&()*+/;<=>?[]^{|}~ ", c) {
+		punct := strings.ContainsRune("-_.:@$!#%&()*+/;<=>?[]^{|}~ ", c)
+		if !unicode.IsLetter(c) && !unicode.IsDigit(c) && !punct {
 			panic(fmt.Sprintf("trustcaptcha: Options.TokenField %q: a JSON tag cannot hold %q", field, c))
 		}
 	}
 	return reflect.StructOf([]reflect.StructField{{
-		Name: "Token", Type: reflect.TypeFor[tokenMembers](), Tag: reflect.StructTag(`json:"` + field + `"`),
+		Name: "Token", Type: reflect.TypeFor[tokenMembers](),
+		Tag: reflect.StructTag(`json:"` + field + `"`),
 	}})
 }
 
@@ -203,7 +224,7 @@ func (t *tokenMembers) UnmarshalJSON(b []byte) error {
 	switch {
 	case b[0] != '"':
 		return errNotString
-	case len(b) > MaxTokenLength+2 || t.n == maxTokenMembers: // never decoded
+	case len(b) > maxTokenLength+2 || t.n == maxTokenMembers: // never decoded
 		return errBadMembers
 	case json.Unmarshal(b, &v) != nil:
 		return errNotString
@@ -222,14 +243,17 @@ func (x *extraction) fromJSON(body []byte) (string, error) {
 	err := json.Unmarshal(body, v.Interface())
 	switch {
 	case errors.Is(err, errBadMembers):
-		return "", fmt.Errorf("%w: the JSON members %q differ, are too many or too long", ErrTokenInvalid, x.field)
+		return "", fmt.Errorf("%w: the JSON members %q differ, are too many or too long",
+			ErrTokenInvalid, x.field)
 	case errors.Is(err, errNotString):
-		return "", fmt.Errorf("%w: the JSON member %q is not a string", ErrTokenMissing, x.field)
+		return "", notInBody{fmt.Errorf("%w: the JSON member %q is not a string",
+			ErrTokenMissing, x.field)}
 	case err != nil || !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")):
-		return "", fmt.Errorf("%w: the body is not one valid JSON object", ErrTokenMissing)
+		return "", notInBody{fmt.Errorf("%w: the body is not one valid JSON object", ErrTokenMissing)}
 	}
 	if t := v.Elem().Field(0).Interface().(tokenMembers); t.first != "" {
 		return t.first, nil
 	}
-	return "", fmt.Errorf("%w: no string member %q at the top of the JSON object", ErrTokenMissing, x.field)
+	return "", notInBody{fmt.Errorf("%w: no string member %q at the top of the JSON object",
+		ErrTokenMissing, x.field)}
 }

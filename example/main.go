@@ -446,7 +446,7 @@ func (a *app) reject(w http.ResponseWriter, r *http.Request, err error) {
 			"after half a second one request probes the API (each failed probe doubles the wait, up to %v) and, "+
 			"if it answers, the breaker closes. Until then the failover policy (-failover %s) decides every "+
 			"request, a human's too.",
-			trustcaptcha.DefaultBreakerFailures, trustcaptcha.DefaultBreakerCooldown, a.page.Failover)
+			5, 10*time.Second, a.page.Failover) // the Client's default breaker
 	case errors.Is(err, trustcaptcha.ErrServerUnreachable):
 		p.Why = "The TrustCaptcha API could not be reached, and the failover policy (-failover " + a.page.Failover +
 			") did not admit the request."

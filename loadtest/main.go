@@ -51,6 +51,9 @@ import (
 	"github.com/captchakit/trustcaptcha/internal/silentproxy"
 )
 
+// clientTimeout is the Client's default timeout of one whole Verify call.
+const clientTimeout = 5 * time.Second
+
 var (
 	latency      = flag.Duration("latency", 20*time.Millisecond, "the fake API's answer latency")
 	duration     = flag.Duration("duration", 3*time.Second, "measured time of each throughput run (after 1 s of warm-up)")
@@ -159,7 +162,7 @@ func newVerifier(kind string, api *fakeAPI, host string, opts ...trustcaptcha.Cl
 	hc := &http.Client{Transport: t}
 	if kind == "tuned" {
 		t.MaxIdleConns, t.MaxIdleConnsPerHost = 1024, 1024
-		hc.Timeout = trustcaptcha.DefaultTimeout
+		hc.Timeout = clientTimeout
 	}
 	return trustcaptcha.VerifierFunc(func(ctx context.Context, token string) (*trustcaptcha.Result, error) {
 		tok, err := trustcaptcha.ParseToken(token)
@@ -537,7 +540,7 @@ func outageRun(name string, opts ...trustcaptcha.ClientOption) {
 	goroutines := peak()
 
 	var before, after []time.Duration
-	breakerOpenAt := outageStart.Add(trustcaptcha.DefaultTimeout)
+	breakerOpenAt := outageStart.Add(clientTimeout)
 	for _, s := range samples {
 		switch {
 		case s.at.Before(outageStart) || s.at.After(back):

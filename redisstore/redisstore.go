@@ -1,7 +1,8 @@
 // Package redisstore keeps the state a fleet of servers running
 // trustcaptcha.RequireCaptcha must share, on Redis: which verifications were
-// already used (a trustcaptcha.ReplayStore) and the failover budget (a
-// trustcaptcha.Counter for trustcaptcha.LimitFailoverShared).
+// already used (a trustcaptcha.ReplayStore), and the counts of the failover
+// budget (trustcaptcha.LimitFailoverShared) and of step-up
+// (trustcaptcha.StepUp), a trustcaptcha.Counter.
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "redis:6379"})
 //	store := redisstore.New(rdb)
@@ -89,6 +90,11 @@ local n = redis.call("INCR", KEYS[1])
 if n == 1 then redis.call("PEXPIRE", KEYS[1], ARGV[1]) end
 return n`)
 
+// windowKey is the Redis key of key's count in the current window.
+func (s *Store) windowKey(key string, window time.Duration) string {
+	return fmt.Sprintf("%scount:%s:%d", s.prefix, key, time.Now().UnixNano()/int64(window))
+}
+
 // Increment adds one to key's count in the current window of length window
 // (windows start at multiples of window since the Unix epoch, on this
 // server's clock) and returns the new count. The window's key expires with
@@ -97,10 +103,27 @@ func (s *Store) Increment(ctx context.Context, key string, window time.Duration)
 	if window <= 0 {
 		return 0, fmt.Errorf("redisstore: Increment: window %v is not positive", window)
 	}
-	k := fmt.Sprintf("%scount:%s:%d", s.prefix, key, time.Now().UnixNano()/int64(window))
+	k := s.windowKey(key, window)
 	n, err := incr.Run(ctx, s.rdb, []string{k}, max(window.Milliseconds(), 1)).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("redisstore: increment: %w", err)
+	}
+	return n, nil
+}
+
+// Count returns key's count in the current window of length window, without
+// adding one (a GET of the window's key): 0 for a key not counted in it.
+// Any Redis failure is an error.
+func (s *Store) Count(ctx context.Context, key string, window time.Duration) (int64, error) {
+	if window <= 0 {
+		return 0, fmt.Errorf("redisstore: Count: window %v is not positive", window)
+	}
+	n, err := s.rdb.Get(ctx, s.windowKey(key, window)).Int64()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("redisstore: count: %w", err)
 	}
 	return n, nil
 }
