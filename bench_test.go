@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"runtime"
 	"slices"
@@ -483,6 +484,31 @@ func BenchmarkRejection(b *testing.B) {
 				base.Header.Set("X-TC-Verification-Token", tc.tok)
 			}
 			serveLoop(b, h, base, nil)
+		})
+	}
+}
+
+// BenchmarkStepUpRequired: one StepUp.Required on a MemoryStore, each call
+// from one of 100,000 client addresses (so 100,000 live windows), from
+// GOMAXPROCS goroutines; with SiteWide, a second count on one shared key.
+func BenchmarkStepUpRequired(b *testing.B) {
+	reqs := make([]*http.Request, 100_000)
+	for i := range reqs {
+		reqs[i] = httptest.NewRequest(http.MethodPost, "/login", nil)
+		reqs[i].RemoteAddr = fmt.Sprintf("10.%d.%d.%d:1000", i>>16, i>>8&255, i&255)
+	}
+	for _, siteWide := range []int{0, 1 << 30} {
+		b.Run(fmt.Sprintf("sitewide=%v", siteWide > 0), func(b *testing.B) {
+			su := trustcaptcha.NewStepUp(trustcaptcha.StepUpOptions{After: 5, Per: time.Hour,
+				SiteWide: siteWide})
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					su.Required(reqs[i%len(reqs)])
+					i++
+				}
+			})
 		})
 	}
 }

@@ -240,15 +240,9 @@ func WithBreaker(failures int, cooldown time.Duration) ClientOption {
 // widget uses, not the API key), an invalid host or an invalid option is an
 // error. The key is never read from the environment.
 func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
-	apiKey = strings.TrimSpace(apiKey)
-	switch {
-	case apiKey == "" || strings.ContainsFunc(apiKey, unicode.IsControl):
-		return nil, errors.New(
-			"trustcaptcha: NewClient: the API key is empty or holds control characters")
-	case uuid.Valid(apiKey):
-		return nil, errors.New("trustcaptcha: NewClient: the API key is a UUID, " +
-			"which is the site key the widget uses; " +
-			"pass the secret API key from the TrustCaptcha dashboard")
+	apiKey, err := checkKey(apiKey)
+	if err != nil {
+		return nil, err
 	}
 	cfg := clientConfig{
 		host:            DefaultAPIHost,
@@ -291,6 +285,21 @@ func NewClient(apiKey string, opts ...ClientOption) (*Client, error) {
 			probeTimeout: cfg.timeout, now: cfg.now}
 	}
 	return c, nil
+}
+
+// checkKey trims the API key and refuses one that cannot be the secret key.
+func checkKey(apiKey string) (string, error) {
+	apiKey = strings.TrimSpace(apiKey)
+	switch {
+	case apiKey == "" || strings.ContainsFunc(apiKey, unicode.IsControl):
+		return "", errors.New(
+			"trustcaptcha: NewClient: the API key is empty or holds control characters")
+	case uuid.Valid(apiKey):
+		return "", errors.New("trustcaptcha: NewClient: the API key is a UUID, " +
+			"which is the site key the widget uses; " +
+			"pass the secret API key from the TrustCaptcha dashboard")
+	}
+	return apiKey, nil
 }
 
 // newTransport is the Client's own transport: bounded connects, an idle pool

@@ -21,9 +21,9 @@ import (
 // reads it with DecisionFromContext. The zero value admits nothing and
 // names no reason.
 type Decision struct {
-	// Admitted is true when the result passed or the failover policy let the
-	// request through. In ReportOnly mode it says what would have been
-	// decided.
+	// Admitted is true when the result passed, when the failover policy let
+	// the request through, or when Options.Required said the request needs
+	// no CAPTCHA. In ReportOnly mode it says what would have been decided.
 	Admitted bool
 
 	// Failover is true when the failover policy admitted the request
@@ -34,7 +34,8 @@ type Decision struct {
 	ReportOnly bool
 
 	// Reason is the reason code of Err (see Reason): "passed", or the cause,
-	// also of an admission on failover.
+	// also of an admission on failover. It is "not-required" for a request
+	// without a token that Options.Required let through unverified.
 	Reason string
 
 	// Err is the cause, matched with errors.Is; nil when the result passed.
@@ -68,8 +69,9 @@ func DecisionFromContext(ctx context.Context) (Decision, bool) {
 }
 
 // ResultFromContext returns the result of a request that passed every check.
-// It returns (nil, false) for a request admitted on failover, for one that
-// would have been rejected in ReportOnly mode, and outside the middleware.
+// It returns (nil, false) for a request admitted on failover or without a
+// CAPTCHA (Options.Required), for one that would have been rejected in
+// ReportOnly mode, and outside the middleware.
 func ResultFromContext(ctx context.Context) (*Result, bool) {
 	d, ok := ctx.Value(decisionKey{}).(*Decision)
 	if !ok || !d.Admitted || d.Failover || d.Result == nil {

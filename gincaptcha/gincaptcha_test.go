@@ -9,7 +9,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/assert"
@@ -137,4 +139,52 @@ func TestErrorHandlerParseLeavesNoTempFiles(t *testing.T) {
 	left, err := os.ReadDir(tmp)
 	require.NoError(t, err)
 	assert.Empty(t, left, "temporary files left behind")
+}
+
+// TestStepUpLogin: Options.Required works through Gin unchanged: a few
+// logins without a CAPTCHA reach the handler, then the chain is aborted until
+// the request carries one, which the handler then sees verified.
+func TestStepUpLogin(t *testing.T) {
+	api := trustcaptchatest.NewServer()
+	t.Cleanup(api.Close)
+	su := trustcaptcha.NewStepUp(trustcaptcha.StepUpOptions{After: 2, Per: time.Hour, Name: "login"})
+	r := gin.New()
+	r.POST("/login", gincaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: api.Client(),
+		Required: su.Required, Logger: slog.New(slog.DiscardHandler)}), func(c *gin.Context) {
+		_, verified := gincaptcha.ResultFromContext(c)
+		if !verified && su.RequiredFor(c.Request, c.PostForm("user")) {
+			c.String(http.StatusBadRequest, "solve the CAPTCHA")
+			return
+		}
+		if c.PostForm("password") != "right" {
+			c.String(http.StatusUnauthorized, "wrong password (verified %v)", verified)
+			return
+		}
+		c.String(http.StatusOK, "welcome (verified %v)", verified)
+	})
+	login := func(password string, kind *trustcaptchatest.Kind) *httptest.ResponseRecorder {
+		form := url.Values{"user": {"ada"}, "password": {password}}
+		var req *http.Request
+		if kind != nil {
+			req = api.NewFormRequest("/login", *kind, form)
+		} else {
+			req = httptest.NewRequest(http.MethodPost, "/login", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		rec := httptest.NewRecorder()
+		r.ServeHTTP(rec, req)
+		return rec
+	}
+	for range 2 {
+		rec := login("wrong", nil)
+		assert.Equal(t, http.StatusUnauthorized, rec.Code, "without a CAPTCHA at first")
+		assert.Equal(t, "wrong password (verified false)", rec.Body.String())
+	}
+	rec := login("right", nil)
+	assert.Equal(t, http.StatusBadRequest, rec.Code, "the third must carry a CAPTCHA")
+	assert.Contains(t, rec.Body.String(), "token-missing", "the core's answer; the handler did not run")
+	human := trustcaptchatest.Human
+	rec = login("right", &human)
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "welcome (verified true)", rec.Body.String())
 }

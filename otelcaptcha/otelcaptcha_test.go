@@ -266,3 +266,26 @@ func TestGatewayFailoverMarked(t *testing.T) {
 	}
 	assert.Equal(t, map[string]string{"passed true": "", "passed false": "", "token-invalid absent": ""}, got)
 }
+
+// TestNotRequiredCounted: a request that Options.Required let through
+// without a CAPTCHA is counted as admitted with the reason not-required, not
+// as failover, and one it asks a CAPTCHA for is counted as token-missing.
+func TestNotRequiredCounted(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, nil)
+	r.reader = sdkmetric.NewManualReader() // these decisions only
+	inst, err := otelcaptcha.New(otelcaptcha.WithMeterProvider(sdkmetric.NewMeterProvider(
+		sdkmetric.WithReader(r.reader))))
+	require.NoError(t, err)
+	su := trustcaptcha.NewStepUp(trustcaptcha.StepUpOptions{After: 1, Per: time.Hour})
+	mux := http.NewServeMux()
+	mux.Handle("POST /contact", trustcaptcha.RequireCaptcha(trustcaptcha.Options{
+		Verifier: r.client, OnDecision: inst.OnDecision, Required: su.Required,
+	})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })))
+	r.handler = mux
+	assert.Equal(t, http.StatusNoContent, r.send(t, ""), "the first without a CAPTCHA")
+	assert.Equal(t, http.StatusBadRequest, r.send(t, ""), "the second must carry one")
+	assert.Equal(t, http.StatusNoContent, r.send(t, r.api.Human()), "and passes with one")
+	assert.Equal(t, map[string]int64{"not-required true false": 1, "token-missing false false": 1,
+		"passed true false": 1}, r.decisions(t))
+}

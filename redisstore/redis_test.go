@@ -264,3 +264,78 @@ func TestOneRoundTripPerVerification(t *testing.T) {
 	// INFO reports the count before itself: the difference holds the first INFO.
 	assert.Equal(t, int64(1), commands(t, rdb)-before-1, "Redis commands for one admitted verification")
 }
+
+func TestCount(t *testing.T) {
+	srv := startRedis(t)
+	store := redisstore.New(srv.client())
+	ctx := context.Background()
+	window := 24 * time.Hour
+	n, err := store.Count(ctx, "k", window)
+	require.NoError(t, err)
+	assert.Zero(t, n, "a key never counted")
+	for range 3 {
+		_, err := store.Increment(ctx, "k", window)
+		require.NoError(t, err)
+	}
+	for range 2 {
+		n, err = store.Count(ctx, "k", window)
+		require.NoError(t, err)
+		assert.Equal(t, int64(3), n, "Count adds nothing")
+	}
+	n, err = store.Count(ctx, "k", time.Hour)
+	require.NoError(t, err)
+	assert.Zero(t, n, "another window length is another count")
+	_, err = store.Count(ctx, "k", 0)
+	assert.Error(t, err)
+	srv.Stop()
+	_, err = store.Count(ctx, "k", window)
+	assert.Error(t, err, "Redis down is an error, never a zero count")
+}
+
+// TestStepUpBurstAcrossTwoServers: two servers of a fleet, each with its own
+// Redis client and StepUp on one Redis, get 1,000 requests without a token
+// from one client at once, half each: exactly After reach a handler.
+func TestStepUpBurstAcrossTwoServers(t *testing.T) {
+	srv := startRedis(t)
+	const after, burst = 5, 1000
+	var reached atomic.Int64
+	var urls []string
+	for range 2 {
+		su := trustcaptcha.NewStepUp(trustcaptcha.StepUpOptions{After: after, Per: 24 * time.Hour,
+			Name: "login", Counter: redisstore.New(srv.client())})
+		h := trustcaptcha.RequireCaptcha(trustcaptcha.Options{
+			Verifier: trustcaptcha.VerifierFunc(func(context.Context, string) (*trustcaptcha.Result, error) {
+				return nil, fmt.Errorf("%w: no token was expected", trustcaptcha.ErrUnexpectedResponse)
+			}),
+			Required: su.Required,
+		})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			reached.Add(1)
+			w.WriteHeader(http.StatusUnauthorized) // a wrong password
+		}))
+		ts := httptest.NewServer(h)
+		t.Cleanup(ts.Close)
+		urls = append(urls, ts.URL)
+	}
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	t.Cleanup(hc.CloseIdleConnections)
+	var wg sync.WaitGroup
+	var refused atomic.Int64
+	start := make(chan struct{})
+	for i := range burst {
+		wg.Go(func() {
+			<-start
+			resp, err := hc.PostForm(urls[i%2]+"/login", map[string][]string{"user": {"ada"}, "password": {"guess"}})
+			if !assert.NoError(t, err) {
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusBadRequest {
+				refused.Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	assert.Equal(t, int64(after), reached.Load(), "exactly After passed, across both servers")
+	assert.Equal(t, int64(burst-after), refused.Load())
+}
