@@ -527,3 +527,39 @@ func TestBrowserRealWidgetUnderStrictCSP(t *testing.T) {
 		})
 	}
 }
+
+// The login with step-up, in Chromium with the real widget: no widget at
+// first; after three wrong passwords the page shows it; the widget solves
+// and the right password logs in.
+func TestBrowserStepUpLogin(t *testing.T) {
+	dir := widgetDir(t)
+	ctx := browser(t)
+	contact, _ := serve(t, config{WidgetDir: dir})
+	page := strings.TrimSuffix(contact, "/contact") + "/login"
+	hasWidget := `!!document.querySelector('trustcaptcha-component')`
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#log-in`))))
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[bool](hasWidget))
+	require.NoError(t, err)
+	assert.False(t, shown, "no widget at first")
+	shot(t, ctx, "1-no-widget")
+	for i := range loginAfter {
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.SetValue(chromedp.CSS(`#user`), demoUser),
+			chromedp.SetValue(chromedp.CSS(`#password`), "wrong"),
+			chromedp.Click(chromedp.CSS(`#log-in`))))
+		assert.Contains(t, text(t, ctx, `#message`), "Wrong user name or password.", "try %d", i+1)
+	}
+	require.NoError(t, chromedp.Do(ctx, widgetReady()), "the widget appears")
+	shot(t, ctx, "2-widget")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.CSS(`#password`), demoPassword),
+		chromedp.Click(chromedp.CSS(`#password`)), // focusing a field starts the widget
+		chromedp.Poll[chromedp.Void](
+			`(() => { const f = document.querySelector('#login [name="tc-verification-token"]'); return !!(f && f.value); })()`,
+			chromedp.WithPollingTimeout(45*time.Second)),
+	))
+	shot(t, ctx, "3-solved")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#log-in`))))
+	assert.Equal(t, "Welcome, ada!", text(t, ctx, `#welcome`))
+	shot(t, ctx, "4-welcome")
+}

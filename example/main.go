@@ -1,6 +1,8 @@
 // Command example is a small server with a contact form and a JSON endpoint,
 // both protected by TrustCaptcha: the form in a chi router group, the JSON
-// endpoint as a net/http ServeMux route.
+// endpoint as a net/http ServeMux route. Its login form on /login asks for
+// the CAPTCHA only after a few wrong passwords (step-up; demo account ada,
+// password "correct horse").
 //
 //	go run ./example
 //
@@ -216,6 +218,7 @@ type app struct {
 	fake   *trustcaptchatest.Server // nil with a real API key
 	widget *widget.Widget           // nil for the demo widget
 	page   pageData
+	stepUp *trustcaptcha.StepUp // the login's
 }
 
 // Close stops the in-process fake API, if any.
@@ -349,7 +352,7 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 	if a.widget != nil {
 		require = a.widget.RequireCaptcha // Options.TokenField from the widget
 	}
-	captcha := require(trustcaptcha.Options{
+	opts := trustcaptcha.Options{
 		Verifier:     inst.Verifier(client),
 		ReplayStore:  store,
 		Threshold:    cfg.Threshold,
@@ -363,7 +366,8 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 				slog.String("path", r.URL.Path), slog.Bool("admitted", d.Admitted), slog.String("reason", d.Reason),
 				slog.Float64("score", d.Score), slog.Bool("failover", d.Failover), slog.Duration("latency", d.Latency))
 		},
-	})
+	}
+	captcha := require(opts)
 
 	// The HTML form: a chi router group that serves the page (GET, skipped)
 	// and protects its POST.
@@ -374,6 +378,9 @@ func newApp(cfg config, logger *slog.Logger) (*app, error) {
 		r.Get("/contact", a.contactPage)
 		r.Post("/contact", a.contactSubmit)
 	})
+	// The login form: step-up, a CAPTCHA only after a few tries.
+	a.loginRoutes(r, require, opts, trustcaptcha.NewStepUp(trustcaptcha.StepUpOptions{
+		After: loginAfter, Per: loginWindow, Name: "login", Counter: store}))
 
 	// The JSON endpoint: a net/http ServeMux route.
 	mux := http.NewServeMux()
@@ -494,22 +501,29 @@ func (a *app) demoToken(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"token": tok})
 }
 
+// pagePolicy returns a fresh nonce, the real widget's markup with it (if
+// there is a real widget) and the page's Content-Security-Policy: the
+// widget's own (package widget), or, for the demo widget, one that lets only
+// the page's nonced script and style run.
+func (a *app) pagePolicy() (nonce string, captcha widget.Page, policy widget.Policy) {
+	if a.widget != nil {
+		captcha = a.widget.Page()
+		return captcha.Nonce, captcha, captcha.Policy
+	}
+	nonce = widget.NewNonce()
+	return nonce, captcha, widget.Policy{
+		"default-src": {"'self'"}, "script-src": {"'nonce-" + nonce + "'"},
+		"style-src": {"'self'", "'nonce-" + nonce + "'"}, "object-src": {"'none'"},
+		"base-uri": {"'none'"}, "form-action": {"'self'"},
+	}
+}
+
 // render writes the page under a strict Content-Security-Policy with a fresh
 // nonce: the widget's own policy (package widget), or, for the demo widget,
 // one that lets only the page's nonced script and style run.
 func (a *app) render(w http.ResponseWriter, code int, p pageData) {
 	var policy widget.Policy
-	if a.widget != nil {
-		p.Captcha = a.widget.Page()
-		p.Nonce, policy = p.Captcha.Nonce, p.Captcha.Policy
-	} else {
-		p.Nonce = widget.NewNonce()
-		policy = widget.Policy{
-			"default-src": {"'self'"}, "script-src": {"'nonce-" + p.Nonce + "'"},
-			"style-src": {"'self'", "'nonce-" + p.Nonce + "'"}, "object-src": {"'none'"},
-			"base-uri": {"'none'"}, "form-action": {"'self'"},
-		}
-	}
+	p.Nonce, p.Captcha, policy = a.pagePolicy()
 	w.Header().Set("Content-Security-Policy", policy.String())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
@@ -531,7 +545,7 @@ pre{white-space:pre-wrap;word-break:break-all}.ok{color:#176b2c}.bad{color:#a11}
 <h1>Contact us</h1>
 <p><small>Threshold {{.Threshold}} · failover {{.Failover}} ·
 {{if eq .Mode "live"}}real widget, real API{{else if .WidgetJS}}real widget, fake API{{else}}demo widget, fake API{{end}}
-· <a href="/metrics">metrics</a></small></p>
+· <a href="/login">login with step-up</a> · <a href="/metrics">metrics</a></small></p>
 {{if eq .Mode "thanks"}}
   <p id="result" class="ok">Thanks, {{.Name}}! Your message was accepted{{if .Score}} (bot score {{.Score}}){{end}}.</p>
   {{if .Failover2}}<p id="failover" class="bad">The CAPTCHA API was unreachable: accepted on failover, held for moderation.</p>{{end}}

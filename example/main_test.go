@@ -211,3 +211,52 @@ func grepLines(s, substr string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// The login at /login asks for no CAPTCHA at first; after three wrong
+// passwords the page shows the widget and a POST without a token is refused
+// (the handler never runs); with a solved CAPTCHA the right password logs
+// in. Another account from the same address is still refused without one.
+func TestExampleStepUpLogin(t *testing.T) {
+	srv := demoServer(t, "closed")
+	login := func(user, password, tok string) (int, string) {
+		t.Helper()
+		form := url.Values{"user": {user}, "password": {password}}
+		if tok != "" {
+			form.Set("tc-verification-token", tok)
+		}
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/login", strings.NewReader(form.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "text/html")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	resp, err := http.Get(srv.URL + "/login")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, 200, resp.StatusCode)
+	assert.NotContains(t, string(b), `id="demo-widget"`, "no widget at first")
+
+	for i := range loginAfter {
+		code, body := login(demoUser, "wrong", "")
+		assert.Equal(t, http.StatusUnauthorized, code)
+		assert.Contains(t, body, "Wrong user name or password.")
+		assert.Equal(t, i == loginAfter-1, strings.Contains(body, `id="demo-widget"`),
+			"the widget appears once the next try would need it (try %d)", i+1)
+	}
+	code, body := login(demoUser, demoPassword, "")
+	assert.Equal(t, http.StatusBadRequest, code, "the right password, but no CAPTCHA")
+	assert.Contains(t, body, "Please solve the CAPTCHA to log in.")
+	code, body = login("grace", "anything", "")
+	assert.Equal(t, http.StatusBadRequest, code, "the address is counted, whatever the account")
+	code, body = login(demoUser, demoPassword, demoToken(t, srv.URL, "bot"))
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Contains(t, body, "score-too-high")
+	code, body = login(demoUser, demoPassword, demoToken(t, srv.URL, "human"))
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "Welcome, ada!")
+}
