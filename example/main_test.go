@@ -183,7 +183,16 @@ func TestExampleMetrics(t *testing.T) {
 	for _, as := range []string{"human", "bot", "outage"} {
 		postForm(t, srv.URL, demoToken(t, srv.URL, as))
 	}
-	resp, err := http.Get(srv.URL + "/metrics")
+	resp, err := http.Post(srv.URL+"/api/subscribe", "application/json",
+		strings.NewReader(`{"email":"ada@example.com","tc-verification-token":"`+demoToken(t, srv.URL, "human")+`"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	resp, err = http.Get(srv.URL + "/api/subscribe")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	resp, err = http.Get(srv.URL + "/metrics")
 	require.NoError(t, err)
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -194,11 +203,13 @@ func TestExampleMetrics(t *testing.T) {
 		`trustcaptcha_decisions_total{http_route="/contact",trustcaptcha_admitted="false",trustcaptcha_failover="false",trustcaptcha_gateway_failover="false",trustcaptcha_reason="score-too-high"} 1`,
 		`trustcaptcha_decisions_total{http_route="/contact",trustcaptcha_admitted="true",trustcaptcha_failover="true",trustcaptcha_reason="server-unreachable"} 1`,
 		`trustcaptcha_decision_duration_seconds_count{http_route="/contact",trustcaptcha_admitted="true",trustcaptcha_failover="false",trustcaptcha_gateway_failover="false",trustcaptcha_reason="passed"} 1`,
+		`trustcaptcha_decisions_total{http_route="/api/subscribe",trustcaptcha_admitted="true",trustcaptcha_failover="false",trustcaptcha_gateway_failover="false",trustcaptcha_reason="passed"} 1`,
 		"trustcaptcha_client_in_flight 0",
 		"trustcaptcha_client_breaker_open 0",
 	} {
 		assert.Contains(t, scrape, want)
 	}
+	assert.NotContains(t, scrape, `http_route="POST `, "every route labelled one way: its path")
 	t.Logf("scrape excerpt:\n%s", grepLines(scrape, "trustcaptcha_"))
 }
 

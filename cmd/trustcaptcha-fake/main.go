@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		trustcaptchatest.WithDifficulty(*difficulty), trustcaptchatest.WithRetrievalLimit(*limit))
 	defer api.Close()
 
-	u := api.URL
+	u := clientURL(ln.Addr())
 	fmt.Fprintf(stdout, `trustcaptcha-fake: a fake TrustCaptcha API on %[1]s
   API key (server):   %[2]s
   site key (widget):  %[3]s
@@ -106,6 +106,20 @@ Stop it with Ctrl+C.
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "trustcaptcha-fake: stopped")
 	return nil
+}
+
+// clientURL is the URL a client on this machine opens to reach addr. An
+// address that listens on every interface (0.0.0.0 or ::) is reached on
+// loopback: "http://[::]:8787" is no address a browser or curl can open.
+func clientURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // isLoopback reports whether host names this machine only.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"strings"
 	"syscall"
@@ -148,6 +149,17 @@ func TestFlags(t *testing.T) {
 	err := run(ctx, []string{"-addr", "192.0.2.1:0"}, &stdout, &stderr)
 	assert.Error(t, err)
 	assert.Contains(t, stderr.String(), "not on loopback")
+	for addr, want := range map[string]string{
+		"127.0.0.1:8787": "http://127.0.0.1:8787",
+		"0.0.0.0:8787":   "http://127.0.0.1:8787", // the command prints a URL one can open
+		"[::]:8787":      "http://127.0.0.1:8787",
+		"[::1]:8787":     "http://[::1]:8787",
+		"10.0.0.5:80":    "http://10.0.0.5:80",
+	} {
+		tcp, err := net.ResolveTCPAddr("tcp", addr)
+		require.NoError(t, err)
+		assert.Equal(t, want, clientURL(tcp), addr)
+	}
 	for _, host := range []string{"127.0.0.1", "::1", "localhost", "127.0.0.2"} {
 		assert.True(t, isLoopback(host), host)
 	}
