@@ -27,14 +27,19 @@ import (
 	"github.com/captchakit/trustcaptcha/trustcaptchatest"
 )
 
-// goBlocks returns the ```go blocks of the README, in order.
+// goBlocks returns the ```go blocks of the README, in order, then those of
+// the pages in docs/ it links to.
 func goBlocks(t *testing.T) []string {
 	t.Helper()
-	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	pages, err := filepath.Glob(filepath.Join("..", "docs", "*.md"))
 	require.NoError(t, err)
 	var blocks []string
-	for _, m := range regexp.MustCompile("(?s)\n```go\n(.*?)\n```").FindAllStringSubmatch(string(readme), -1) {
-		blocks = append(blocks, m[1]+"\n")
+	for _, name := range append([]string{filepath.Join("..", "README.md")}, pages...) {
+		text, err := os.ReadFile(name)
+		require.NoError(t, err)
+		for _, m := range regexp.MustCompile("(?s)\n```go\n(.*?)\n```").FindAllStringSubmatch(string(text), -1) {
+			blocks = append(blocks, m[1]+"\n")
+		}
 	}
 	return blocks
 }
@@ -63,7 +68,7 @@ func overlay(t *testing.T, files map[string]string) string {
 }
 
 // TestREADMEGoBlocksCompile builds every Go block of the repository's
-// README.md as the file of a package of its own (each block is a whole file a
+// README.md and of the pages of docs/ as the file of a package of its own (each block is a whole file a
 // user can copy into a fresh module), in this module, which requires every
 // module the blocks import (the core, redisstore, gincaptcha, Echo, chi,
 // go-redis, the OpenTelemetry SDK), with or without the repository's
@@ -71,7 +76,7 @@ func overlay(t *testing.T, files map[string]string) string {
 // an edit of the README: the test reads it.
 func TestREADMEGoBlocksCompile(t *testing.T) {
 	blocks := goBlocks(t)
-	require.GreaterOrEqual(t, len(blocks), 6, "the README's Go blocks (a broken pattern finds none)")
+	require.GreaterOrEqual(t, len(blocks), 7, "the README's and docs' Go blocks (a broken pattern finds none)")
 	files := map[string]string{}
 	var pkgs, testPkgs []string
 	for i, b := range blocks {

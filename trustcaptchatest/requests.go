@@ -29,7 +29,9 @@ const (
 	// failover policy decides.
 	Unreachable
 	// ClientFailover is a token the widget makes when the browser cannot
-	// reach the API; the fake, having seen no outage, answers 412.
+	// reach the API. The fake, having seen no outage, answers 412 to a
+	// fetch with ?clientFailover=true (the Client sends it for such a
+	// token), and 404 without the query.
 	ClientFailover
 )
 

@@ -303,7 +303,10 @@ func Token(verificationID string) string {
 
 // ClientFailoverToken returns a token as the widget makes it when the browser
 // cannot reach the API: a fresh ID, clientFailover true, expiring in 15
-// minutes. The Server, having seen no outage, answers 412 for it.
+// minutes. The Server, having seen no outage, answers 412 for it to a fetch
+// with ?clientFailover=true, as the real API does and as the Client sends
+// for such a token; without the query it answers 404, as for any unknown
+// verification.
 func ClientFailoverToken() string {
 	return trustcaptcha.Token{VerificationID: newUUID(), ClientFailover: true, ExpiresAt: time.Now().Add(15 * time.Minute)}.Encode()
 }

@@ -101,6 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
   back up:            curl -s -X POST %[1]s/_fake/up
   control requests:   JSON bodies only, and no Origin header or a loopback one: other web pages get 403
   fixed tokens:       the SDKs' test IDs 00000000-0000-0000-0000-00000000000{0,1,2,3,4} answer a result, 404, 423, 410, 429
+  client failover:    a client-failover token's fetch answers 412 with ?clientFailover=true, 404 without
 Stop it with Ctrl+C.
 `, u, *apiKey, *siteKey)
 	<-ctx.Done()
