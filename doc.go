@@ -17,14 +17,19 @@
 //	r.With(captcha).Post("/contact", contact)                    // chi, one route
 //	r.Group(func(r chi.Router) { r.Use(captcha); /* routes */ }) // chi, a group
 //
-// Where to look next: Options for every setting and its default;
-// ResultFromContext and AdmittedByFailover in the handler; Reason for the
-// reason codes of rejections; FailoverPolicy for API outages; Client for the
-// API client; MemoryStore and package redisstore for single use across a
-// fleet; package widget to render the widget with its Content-Security-Policy;
-// package trustcaptchatest for a fake API that needs no account or network,
-// and command trustcaptcha-fake (go run
-// github.com/captchakit/trustcaptcha/cmd/trustcaptcha-fake@latest) for the
-// same fake as a process, for end-to-end tests in any language; module
-// gincaptcha for Gin; module otelcaptcha for OpenTelemetry metrics and traces.
+// Where to look next:
+//   - Options for every setting and its default.
+//   - ResultFromContext and AdmittedByFailover in the handler.
+//   - Reason for the reason codes of rejections.
+//   - FailoverPolicy for API outages; Client for the API client.
+//   - StepUp to ask for the CAPTCHA only after a few tries (Options.Required).
+//   - MemoryStore, and package redisstore, for single use and counts shared
+//     by a fleet.
+//   - Package widget to render the widget with its Content-Security-Policy.
+//   - Package trustcaptchatest for a fake API that needs no account or
+//     network, and command trustcaptcha-fake (go run
+//     github.com/captchakit/trustcaptcha/cmd/trustcaptcha-fake@latest) for
+//     the same fake as a process, for end-to-end tests in any language.
+//   - Module gincaptcha for Gin; module otelcaptcha for OpenTelemetry
+//     metrics and traces.
 package trustcaptcha

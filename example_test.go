@@ -226,3 +226,34 @@ func ExampleOptions_onDecision() {
 	// false score-too-high 0.8 true
 	// 200
 }
+
+// A login that asks for the CAPTCHA only after two tries from one address:
+// Options.Required lets a request without a token through while its client
+// is under After, and asks for one beyond.
+func ExampleNewStepUp() {
+	api := trustcaptchatest.NewServer() // in production: trustcaptcha.NewClient(apiKey)
+	defer api.Close()
+	su := trustcaptcha.NewStepUp(trustcaptcha.StepUpOptions{After: 2, Per: 15 * time.Minute, Name: "login"})
+	login := trustcaptcha.RequireCaptcha(trustcaptcha.Options{Verifier: api.Client(), Required: su.Required})(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			d, _ := trustcaptcha.DecisionFromContext(r.Context())
+			fmt.Fprintf(w, "checking the password (%s)", d.Reason)
+		}))
+	try := func(r *http.Request) {
+		r.RemoteAddr = "203.0.113.7:4242"
+		rec := httptest.NewRecorder()
+		login.ServeHTTP(rec, r)
+		fmt.Println(rec.Code, strings.TrimSpace(rec.Body.String()))
+	}
+	for range 3 {
+		r := httptest.NewRequest(http.MethodPost, "/login", strings.NewReader("user=ada&password=guess"))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		try(r)
+	}
+	try(api.NewFormRequest("/login", trustcaptchatest.Human, url.Values{"user": {"ada"}}))
+	// Output:
+	// 200 checking the password (not-required)
+	// 200 checking the password (not-required)
+	// 400 CAPTCHA verification failed: The request carries no CAPTCHA verification token. The server looked for the form field or JSON member "tc-verification-token" and the X-TC-Verification-Token header. (token-missing)
+	// 200 checking the password (passed)
+}
