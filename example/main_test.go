@@ -135,8 +135,14 @@ func demoToken(t *testing.T, base, as string) string {
 // the status and the page.
 func postForm(t *testing.T, base, tok string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, base+"/contact",
-		strings.NewReader(url.Values{"name": {"Ada"}, "tc-verification-token": {tok}}.Encode()))
+	return postPage(t, base+"/contact", url.Values{"name": {"Ada"}, "tc-verification-token": {tok}})
+}
+
+// postPage posts form to target as a browser would and returns the status
+// and the page.
+func postPage(t *testing.T, target string, form url.Values) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, target, strings.NewReader(form.Encode()))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "text/html")
@@ -235,15 +241,7 @@ func TestExampleStepUpLogin(t *testing.T) {
 		if tok != "" {
 			form.Set("tc-verification-token", tok)
 		}
-		req, err := http.NewRequest(http.MethodPost, srv.URL+"/login", strings.NewReader(form.Encode()))
-		require.NoError(t, err)
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Accept", "text/html")
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return postPage(t, srv.URL+"/login", form)
 	}
 	resp, err := http.Get(srv.URL + "/login")
 	require.NoError(t, err)
