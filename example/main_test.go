@@ -262,6 +262,7 @@ func TestExampleStepUpLogin(t *testing.T) {
 	assert.Contains(t, body, "Please solve the CAPTCHA to log in.")
 	code, body = login("grace", "anything", "")
 	assert.Equal(t, http.StatusBadRequest, code, "the address is counted, whatever the account")
+	assert.Contains(t, body, "Please solve the CAPTCHA to log in.")
 	code, body = login(demoUser, demoPassword, demoToken(t, srv.URL, "bot"))
 	assert.Equal(t, http.StatusBadRequest, code)
 	assert.Contains(t, body, "score-too-high")
