@@ -8,9 +8,10 @@ import (
 	"strings"
 )
 
-// parseProxies reads Options.TrustedProxies: IP addresses or CIDR prefixes.
-// It panics on an invalid entry, naming it.
-func parseProxies(list []string) []netip.Prefix {
+// parseProxies reads a list of trusted proxies, the field named field: IP
+// addresses or CIDR prefixes. It panics on an invalid entry, naming it and
+// the field.
+func parseProxies(field string, list []string) []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range list {
 		p, err := netip.ParsePrefix(s)
@@ -18,8 +19,8 @@ func parseProxies(list []string) []netip.Prefix {
 			p, err = netip.PrefixFrom(a, a.BitLen()), nil
 		}
 		if err != nil {
-			panic(fmt.Sprintf("trustcaptcha: Options.TrustedProxies: %q is neither an IP address "+
-				"nor a CIDR prefix", s))
+			panic(fmt.Sprintf("trustcaptcha: %s: %q is neither an IP address "+
+				"nor a CIDR prefix", field, s))
 		}
 		out = append(out, p.Masked())
 	}

@@ -48,7 +48,7 @@ func ResetMinimalDataWarning() { minimalDataWarned.Store(false) }
 // ClientIP is the client IP that MatchClientIP compares, behind proxies
 // (Options.TrustedProxies).
 func ClientIP(r *http.Request, proxies []string) (netip.Addr, bool) {
-	return clientIP(r, parseProxies(proxies))
+	return clientIP(r, parseProxies("Options.TrustedProxies", proxies))
 }
 
 // The defaults the tests compare against.

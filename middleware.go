@@ -200,7 +200,7 @@ func newMiddleware(o Options) *middleware {
 	if o.ReplayStore == nil && !o.AllowReplay {
 		o.ReplayStore = defaultReplayStore()
 	}
-	m := &middleware{Options: o, proxies: parseProxies(o.TrustedProxies),
+	m := &middleware{Options: o, proxies: parseProxies("Options.TrustedProxies", o.TrustedProxies),
 		extract: newExtraction(o.TokenField, o.TokenHeader, o.MaxBodyBytes, o.MaxMultipartBytes),
 		opLog:   operatorLog{now: time.Now, last: map[string]time.Time{}, suppressed: map[string]int{}}}
 	if len(o.AllowedOrigins) > 0 {

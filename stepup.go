@@ -93,19 +93,8 @@ func NewStepUp(o StepUpOptions) *StepUp {
 		panic("trustcaptcha: StepUpOptions.Counter holds a nil pointer; leave it nil for a MemoryStore")
 	}
 	return &StepUp{after: int64(o.After), siteWide: int64(o.SiteWide), per: o.Per,
-		counter: o.Counter, proxies: parseStepUpProxies(o.TrustedProxies),
+		counter: o.Counter, proxies: parseProxies("StepUpOptions.TrustedProxies", o.TrustedProxies),
 		prefix: "stepup:" + o.Name + ":"}
-}
-
-// parseStepUpProxies is parseProxies with a panic that names this field.
-func parseStepUpProxies(list []string) []netip.Prefix {
-	defer func() {
-		if p := recover(); p != nil {
-			panic(strings.Replace(fmt.Sprint(p), "Options.TrustedProxies",
-				"StepUpOptions.TrustedProxies", 1))
-		}
-	}()
-	return parseProxies(list)
 }
 
 // Required counts r as one of its client's requests without a CAPTCHA, and

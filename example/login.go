@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/subtle"
 	"html/template"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -104,12 +103,7 @@ func (a *app) renderLogin(w http.ResponseWriter, code int, d loginData) {
 	var policy widget.Policy
 	d.Nonce, d.Captcha, policy = a.pagePolicy()
 	d.RealWidget = a.widget != nil
-	w.Header().Set("Content-Security-Policy", policy.String())
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(code)
-	if err := loginTemplate.Execute(w, d); err != nil {
-		slog.Error("rendering the login page", "error", err)
-	}
+	writePage(w, code, policy, loginTemplate, d)
 }
 
 var loginTemplate = template.Must(template.New("login").Parse(`<!doctype html>

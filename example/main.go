@@ -531,11 +531,16 @@ func (a *app) pagePolicy() (nonce string, captcha widget.Page, policy widget.Pol
 func (a *app) render(w http.ResponseWriter, code int, p pageData) {
 	var policy widget.Policy
 	p.Nonce, p.Captcha, policy = a.pagePolicy()
+	writePage(w, code, policy, page, p)
+}
+
+// writePage answers code with the HTML of tmpl for data, under policy.
+func writePage(w http.ResponseWriter, code int, policy widget.Policy, tmpl *template.Template, data any) {
 	w.Header().Set("Content-Security-Policy", policy.String())
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
-	if err := page.Execute(w, p); err != nil {
-		slog.Error("rendering the page", "error", err)
+	if err := tmpl.Execute(w, data); err != nil {
+		slog.Error("rendering "+tmpl.Name(), "error", err)
 	}
 }
 
